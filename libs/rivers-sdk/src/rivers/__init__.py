@@ -1,0 +1,60 @@
+"""rivers: an asset-graph data orchestrator.
+
+Import it as ``import rivers as rs``; everything public is re-exported here.
+"""
+
+from rivers.definitions.asset import Asset
+from rivers.definitions.asset_def import AssetDef
+from rivers.definitions.job import Job
+from rivers.definitions.metadata import MetadataValue
+from rivers.definitions.output import Materialization, Output
+from rivers.definitions.repository import CodeRepository
+from rivers.definitions.retry import RetryPolicy
+from rivers.errors import (
+    DefinitionError,
+    RiversError,
+    RunConfigError,
+    SelectionError,
+    StorageError,
+    UserCodeError,
+)
+from rivers.execution.context import AssetExecutionContext, SelfDependency
+from rivers.execution.events import ErrorInfo, EventKind, RunEvent
+from rivers.execution.executor import Executor
+from rivers.execution.io import InputContext, IOHandler, OutputContext
+from rivers.execution.result import MaterializeResult
+from rivers.storage import AssetRecord, RunRecord, RunStatus, Storage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Asset",
+    "AssetDef",
+    "AssetExecutionContext",
+    "AssetRecord",
+    "CodeRepository",
+    "DefinitionError",
+    "ErrorInfo",
+    "EventKind",
+    "Executor",
+    "IOHandler",
+    "InputContext",
+    "Job",
+    "Materialization",
+    "MaterializeResult",
+    "MetadataValue",
+    "Output",
+    "OutputContext",
+    "RetryPolicy",
+    "RiversError",
+    "RunConfigError",
+    "RunEvent",
+    "RunRecord",
+    "RunStatus",
+    "SelectionError",
+    "SelfDependency",
+    "Storage",
+    "StorageError",
+    "UserCodeError",
+    "__version__",
+]

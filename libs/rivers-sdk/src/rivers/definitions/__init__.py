@@ -1,0 +1,1 @@
+"""Definitions users write (assets, jobs, repositories) and their snapshot models."""

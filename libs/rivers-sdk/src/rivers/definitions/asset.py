@@ -1,0 +1,292 @@
+"""``rs.Asset``: the decorator and the frozen definition object it returns."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from rivers.definitions.asset_def import AssetDef
+from rivers.definitions.keys import asset_key, key_name
+from rivers.definitions.metadata import MetadataValue, normalize_metadata
+from rivers.definitions.retry import RetryPolicy
+from rivers.definitions.signature import FunctionSpec, analyze_function
+from rivers.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from rivers.execution.io import IOHandler
+
+__all__ = ["EXECUTOR_METADATA_KEY", "Asset", "AssetKind"]
+
+AssetKind = Literal["asset", "external"]
+EXECUTOR_METADATA_KEY = "rivers/executor"
+_KNOWN_EXECUTORS = frozenset({"in_process"})
+_GROUP = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+_EMPTY_SPEC = FunctionSpec(
+    inputs=(),
+    deps=(),
+    context_param=None,
+    config_type=None,
+    self_param=None,
+    self_type=None,
+    accepts_kwargs=False,
+    is_async=False,
+)
+
+
+class Asset:
+    """A data asset: a function whose return value rivers stores and tracks.
+
+    Use it bare (``@rs.Asset``) or with arguments (``@rs.Asset(group="sales", ...)``).
+    Parameters named after other assets are inputs; a parameter annotated
+    ``rs.AssetExecutionContext[ConfigT]`` receives the context; ``rs.SelfDependency[T]`` the
+    asset's own previous value. The decorated object stays callable like the function.
+
+    Args:
+        name: the key's last part (default: the function name).
+        key_prefix: a prefix such as ``"warehouse"`` or ``["warehouse", "raw"]``.
+        deps: ``rs.AssetDef.input(...)`` / ``rs.AssetDef.dep(...)`` declarations, keys or assets.
+        io_handler: stores this asset's value and loads it for downstream assets.
+        metadata: definition metadata; ``{"rivers/executor": "in_process"}`` overrides the executor.
+        tags: string tags, copied onto nothing at run time but shown and selectable.
+        group: the asset group (default ``"default"``).
+        retry_policy: retries of a failed step.
+        code_version: a version string of the asset's code.
+        description: defaults to the function's docstring.
+    """
+
+    __slots__ = (
+        "_frozen",
+        "code_version",
+        "description",
+        "fn",
+        "group",
+        "io_handler",
+        "key",
+        "kind",
+        "metadata",
+        "retry_policy",
+        "spec",
+        "tags",
+    )
+
+    key: str
+    fn: Callable[..., Any] | None
+    spec: FunctionSpec
+    kind: AssetKind
+    io_handler: IOHandler | None
+    metadata: dict[str, MetadataValue]
+    tags: dict[str, str]
+    group: str
+    retry_policy: RetryPolicy | None
+    code_version: str | None
+    description: str | None
+
+    @overload
+    def __new__(cls, fn: Callable[..., Any], /) -> Asset: ...
+
+    @overload
+    def __new__(  # type: ignore[misc]  # the with-arguments form returns a decorator
+        cls,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        key_prefix: str | Sequence[str] | None = None,
+        deps: Sequence[AssetDef | str | Asset] | None = None,
+        io_handler: IOHandler | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        group: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        code_version: str | None = None,
+        description: str | None = None,
+    ) -> Callable[[Callable[..., Any]], Asset]: ...
+
+    def __new__(cls, fn: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
+        """Decorate ``fn`` (bare form) or return a decorator (with-arguments form)."""
+        if fn is not None:
+            if kwargs or not callable(fn):
+                raise TypeError(
+                    "use @rs.Asset on a function, or @rs.Asset(name=..., ...) with keyword "
+                    "arguments only"
+                )
+            return cls._build(fn, **kwargs)
+
+        def decorator(f: Callable[..., Any]) -> Asset:
+            return cls._build(f, **kwargs)
+
+        return decorator
+
+    @classmethod
+    def _build(
+        cls,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        key_prefix: str | Sequence[str] | None = None,
+        deps: Sequence[AssetDef | str | Asset] | None = None,
+        io_handler: IOHandler | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        group: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        code_version: str | None = None,
+        description: str | None = None,
+    ) -> Asset:
+        if not callable(fn):
+            raise TypeError(f"@rs.Asset decorates functions, not {fn!r}")
+        label: str = name or getattr(fn, "__name__", None) or repr(fn)
+        try:
+            key = asset_key(label, key_prefix)
+        except ValueError as exc:
+            raise DefinitionError(str(exc)) from None
+        spec = analyze_function(fn, key, deps or ())
+        return cls._create(
+            key=key,
+            fn=fn,
+            spec=spec,
+            kind="asset",
+            io_handler=io_handler,
+            metadata=metadata,
+            tags=tags,
+            group=group,
+            retry_policy=retry_policy,
+            code_version=code_version,
+            description=description if description is not None else _doc(fn),
+        )
+
+    @classmethod
+    def _create(
+        cls,
+        *,
+        key: str,
+        fn: Callable[..., Any] | None,
+        spec: FunctionSpec,
+        kind: AssetKind,
+        io_handler: Any,
+        metadata: dict[str, Any] | None,
+        tags: dict[str, str] | None,
+        group: str | None,
+        retry_policy: RetryPolicy | None,
+        code_version: str | None,
+        description: str | None,
+    ) -> Asset:
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "key", key)
+        set_(self, "fn", fn)
+        set_(self, "spec", spec)
+        set_(self, "kind", kind)
+        set_(self, "io_handler", _check_io_handler(io_handler, key))
+        try:
+            set_(self, "metadata", normalize_metadata(metadata))
+        except TypeError as exc:
+            raise DefinitionError(f"asset {key!r}: {exc}") from None
+        set_(self, "tags", _check_tags(tags, key))
+        set_(self, "group", _check_group(group, key))
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise DefinitionError(f"asset {key!r}: retry_policy must be an rs.RetryPolicy")
+        set_(self, "retry_policy", retry_policy)
+        set_(self, "code_version", code_version)
+        set_(self, "description", description)
+        executor = self.metadata.get(EXECUTOR_METADATA_KEY)
+        if executor is not None and executor.value not in _KNOWN_EXECUTORS:
+            raise DefinitionError(
+                f"asset {key!r}: metadata {EXECUTOR_METADATA_KEY!r} is {executor.value!r}; "
+                f"known executors: {sorted(_KNOWN_EXECUTORS)}"
+            )
+        set_(self, "_frozen", True)
+        return self
+
+    @staticmethod
+    def external(
+        name: str,
+        *,
+        key_prefix: str | Sequence[str] | None = None,
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        io_handler: IOHandler | None = None,
+        group: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> Asset:
+        """An asset produced outside rivers: it can be depended on, never run.
+
+        Downstream assets load it through ``io_handler`` (or the repository's).
+        """
+        try:
+            key = asset_key(name, key_prefix)
+        except ValueError as exc:
+            raise DefinitionError(str(exc)) from None
+        return Asset._create(
+            key=key,
+            fn=None,
+            spec=_EMPTY_SPEC,
+            kind="external",
+            io_handler=io_handler,
+            metadata=metadata,
+            tags=tags,
+            group=group,
+            retry_policy=None,
+            code_version=None,
+            description=description,
+        )
+
+    @property
+    def name(self) -> str:
+        """The key's last part."""
+        return key_name(self.key)
+
+    @property
+    def executor_override(self) -> str | None:
+        """The executor named by the ``rivers/executor`` metadata key, if any."""
+        value = self.metadata.get(EXECUTOR_METADATA_KEY)
+        return None if value is None else str(value.value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the underlying function directly (handy in unit tests)."""
+        if self.fn is None:
+            raise TypeError(f"external asset {self.key!r} has no function to call")
+        return self.fn(*args, **kwargs)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"asset definitions are frozen; cannot set {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Asset({self.key!r})"
+
+
+def _doc(fn: Callable[..., Any]) -> str | None:
+    doc = inspect.getdoc(fn)
+    return doc or None
+
+
+def _check_tags(tags: dict[str, str] | None, key: str) -> dict[str, str]:
+    if not tags:
+        return {}
+    bad = [k for k, v in tags.items() if not isinstance(k, str) or not isinstance(v, str)]
+    if bad:
+        raise DefinitionError(f"asset {key!r}: tags must map strings to strings; bad: {bad}")
+    return dict(tags)
+
+
+def _check_group(group: str | None, key: str) -> str:
+    if group is None:
+        return "default"
+    if not isinstance(group, str) or not _GROUP.match(group):
+        raise DefinitionError(f"asset {key!r}: group {group!r} must be letters, digits, '_' or '-'")
+    return group
+
+
+def _check_io_handler(handler: Any, key: str) -> Any:
+    if handler is None:
+        return None
+    from rivers.execution.io import IOHandler
+
+    if not isinstance(handler, IOHandler):
+        raise DefinitionError(
+            f"asset {key!r}: io_handler must be an rs.IOHandler instance, not {handler!r}"
+        )
+    return handler

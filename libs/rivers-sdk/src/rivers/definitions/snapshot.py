@@ -1,0 +1,104 @@
+"""The definitions snapshot: pure data describing a code location, shared by every service.
+
+Planner, daemon and UI never import user code; they work from this snapshot, which the code
+server serves as a proto message (``to_proto`` / ``from_proto``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from rivers.definitions.metadata import MetadataValue
+from rivers.definitions.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from rivers._proto.rivers.v1 import definitions_pb2
+
+__all__ = ["AssetSnap", "DefinitionsSnapshot", "DependencySnap", "JobSnap"]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class DependencySnap(BaseModel):
+    """One resolved upstream edge of an asset."""
+
+    model_config = _FROZEN
+
+    asset_key: str
+    role: Literal["input", "dep"]
+    arg_name: str | None = None
+    metadata: dict[str, MetadataValue] = {}
+
+
+class AssetSnap(BaseModel):
+    """One asset as the control plane sees it."""
+
+    model_config = _FROZEN
+
+    key: str
+    kind: Literal["asset", "external"] = "asset"
+    step_key: str
+    group: str = "default"
+    description: str | None = None
+    dependencies: tuple[DependencySnap, ...] = ()
+    code_version: str | None = None
+    tags: dict[str, str] = {}
+    metadata: dict[str, MetadataValue] = {}
+    is_async: bool = False
+    has_self_dependency: bool = False
+    config_schema: dict[str, Any] | None = None
+    retry_policy: RetryPolicy | None = None
+    executor: str | None = None
+
+    @property
+    def upstream_keys(self) -> tuple[str, ...]:
+        """Keys of every upstream asset, inputs and ordering deps alike."""
+        return tuple(d.asset_key for d in self.dependencies)
+
+
+class JobSnap(BaseModel):
+    """A named selection of assets."""
+
+    model_config = _FROZEN
+
+    name: str
+    selection: tuple[str, ...] = ()
+    description: str | None = None
+    tags: dict[str, str] = {}
+
+
+class DefinitionsSnapshot(BaseModel):
+    """Everything one code location defines; identified by a content hash."""
+
+    model_config = _FROZEN
+
+    location: str
+    assets: tuple[AssetSnap, ...] = ()
+    jobs: tuple[JobSnap, ...] = ()
+
+    @cached_property
+    def snapshot_id(self) -> str:
+        """A stable id: the SHA-256 of the snapshot's canonical JSON (first 24 hex digits)."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:24]
+
+    @cached_property
+    def assets_by_key(self) -> dict[str, AssetSnap]:
+        """Assets indexed by key."""
+        return {a.key: a for a in self.assets}
+
+    def to_proto(self) -> definitions_pb2.DefinitionsSnapshot:
+        """Convert to the wire message."""
+        from rivers._convert.definitions import snapshot_to_proto
+
+        return snapshot_to_proto(self)
+
+    @staticmethod
+    def from_proto(msg: definitions_pb2.DefinitionsSnapshot) -> DefinitionsSnapshot:
+        """Build from the wire message."""
+        from rivers._convert.definitions import snapshot_from_proto
+
+        return snapshot_from_proto(msg)

@@ -1,0 +1,1 @@
+"""Running plans: step context, IO handlers, events, executors."""

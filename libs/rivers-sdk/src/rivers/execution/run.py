@@ -1,0 +1,136 @@
+"""Running a plan inline: the run record, config validation, the executor, the result."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rivers.errors import RiversError
+from rivers.execution.config import validate_run_config
+from rivers.execution.eventlog import EventListener, EventLog
+from rivers.execution.events import EventKind, RunEvent
+from rivers.execution.executor import Executor
+from rivers.execution.io import InputContext
+from rivers.execution.result import MaterializeResult
+from rivers.execution.step import RunContext
+from rivers.planning.plan import build_plan
+from rivers.storage import RunRecord, RunStatus
+from rivers.telemetry import get_logger
+
+if TYPE_CHECKING:
+    from rivers.definitions.repository import CodeRepository
+
+__all__ = ["execute_inline"]
+
+log = get_logger("rivers.execution")
+
+
+def _check_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    if not tags:
+        return {}
+    bad = [k for k, v in tags.items() if not isinstance(k, str) or not isinstance(v, str)]
+    if bad:
+        raise RiversError(f"run tags must map strings to strings; bad keys: {bad}")
+    return dict(tags)
+
+
+def execute_inline(
+    repo: CodeRepository,
+    *,
+    selection: str | Iterable[object] | None = None,
+    config: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    executor: Executor | None = None,
+    job_name: str | None = None,
+    listeners: Sequence[EventListener] = (),
+) -> MaterializeResult:
+    """Plan, validate and execute a run of ``repo`` in this process.
+
+    Raises:
+        SelectionError: the selection names nothing.
+        RunConfigError: run config does not validate (nothing was run or stored).
+        StorageError: the run's events could not be written.
+    """
+    snapshot = repo.snapshot
+    plan = build_plan(snapshot, selection)
+    run_tags = _check_tags(tags)
+    configs = validate_run_config(repo.assets, plan.asset_keys, config)
+    storage = repo.storage
+    location_id = repo.location_id()
+    run_id = uuid.uuid4().hex
+    now = time.time()
+    storage.add_run(
+        RunRecord(
+            run_id=run_id,
+            location_id=location_id,
+            status=RunStatus.STARTED,
+            created_at=now,
+            start_time=now,
+            tags=run_tags,
+            job_name=job_name,
+            selection=plan.selection,
+            asset_keys=plan.asset_keys,
+            snapshot_id=plan.snapshot_id,
+        )
+    )
+    events = EventLog(storage, location_id=location_id, listeners=listeners)
+    run = RunContext(
+        run_id=run_id,
+        location_id=location_id,
+        plan=plan,
+        assets=repo.assets,
+        inputs=repo.resolved_inputs,
+        configs=configs,
+        default_io=repo.io_handler,
+        storage=storage,
+        events=events,
+    )
+    bound = log.bind(run_id=run_id, location=repo.name)
+    bound.debug("run.started", steps=len(plan.steps))
+    events.emit(RunEvent.now(run_id, EventKind.RUN_STARTED, message=f"{len(plan.steps)} steps"))
+    status = RunStatus.FAILURE
+    reason: str | None = "interrupted"
+    try:
+        ok = (executor or repo.executor).execute(run)
+        status = RunStatus.SUCCESS if ok else RunStatus.FAILURE
+        reason = None if ok else _failure_reason(run)
+        kind = EventKind.RUN_SUCCESS if ok else EventKind.RUN_FAILURE
+        events.emit(
+            RunEvent.now(run_id, kind, message=reason or "", level="INFO" if ok else "ERROR")
+        )
+    finally:
+        run.close()
+        try:
+            stored = events.close()
+        finally:
+            storage.update_run(run_id, status=status, end_time=time.time(), failure_reason=reason)
+    bound.debug("run.finished", status=str(status))
+    return MaterializeResult(
+        success=status is RunStatus.SUCCESS,
+        run_id=run_id,
+        events=stored,
+        loader=lambda key: _load_output(repo, run, key),
+    )
+
+
+def _failure_reason(run: RunContext) -> str:
+    shown = ", ".join(run.failed_steps[:5]) + (" ..." if len(run.failed_steps) > 5 else "")
+    reason = f"{len(run.failed_steps)} step(s) failed: {shown}"
+    if run.skipped_steps:
+        reason += f"; {len(run.skipped_steps)} skipped downstream"
+    return reason
+
+
+def _load_output(repo: CodeRepository, run: RunContext, key: str) -> Any:
+    asset = repo.asset(key)
+    if asset.key not in run.plan.asset_keys:
+        raise KeyError(f"asset {asset.key!r} was not part of run {run.run_id}")
+    if asset.key not in run.stored_outputs:
+        raise LookupError(
+            f"asset {asset.key!r} stored no value in run {run.run_id} (it failed, was skipped, "
+            "or returned rs.Materialization)"
+        )
+    context = InputContext(asset_key=asset.key, downstream_key=asset.key, run_id=run.run_id)
+    return run.handler_for(asset.key).load_input(context)

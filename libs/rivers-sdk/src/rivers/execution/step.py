@@ -1,0 +1,241 @@
+"""Running one plan step: load inputs, call the asset, store its output, record events.
+
+The same function serves every executor (the discriminator between ``Output``,
+``Materialization`` and a bare value lives here, once).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from rivers.definitions.asset import Asset
+from rivers.definitions.metadata import MetadataValue
+from rivers.definitions.output import Materialization, Output
+from rivers.definitions.resolve import ResolvedInput
+from rivers.execution.context import AssetExecutionContext, SelfDependency
+from rivers.execution.eventlog import EventLog
+from rivers.execution.events import ErrorInfo, EventKind, RunEvent
+from rivers.execution.io import InputContext, IOHandler, OutputContext
+from rivers.planning.plan import ExecutionPlan, PlanStep
+from rivers.storage import Storage
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["RunContext", "run_step"]
+
+_RIVERS_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+@dataclass
+class RunContext:
+    """Everything a step needs from its run."""
+
+    run_id: str
+    location_id: str
+    plan: ExecutionPlan
+    assets: Mapping[str, Asset]
+    inputs: Mapping[str, tuple[ResolvedInput, ...]]
+    configs: Mapping[str, BaseModel]
+    default_io: IOHandler
+    storage: Storage
+    events: EventLog
+    stored_outputs: set[str] = field(default_factory=set)
+    failed_steps: list[str] = field(default_factory=list)
+    skipped_steps: list[str] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+
+    def handler_for(self, asset_key: str) -> IOHandler:
+        """The IO handler that stores ``asset_key``."""
+        return self.assets[asset_key].io_handler or self.default_io
+
+    def run_coroutine(self, coro: Any) -> Any:
+        """Await ``coro`` on the run's event loop."""
+        if self._loop is None:
+            import asyncio
+
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        """Release the run's event loop, if one was made."""
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+
+    def emit(self, kind: EventKind, step: PlanStep, **fields: Any) -> None:
+        """Record an event of ``step``."""
+        self.events.emit(
+            RunEvent(
+                run_id=self.run_id, kind=kind, timestamp=time.time(), step_key=step.key, **fields
+            )
+        )
+
+
+class _InputLoadError(Exception):
+    def __init__(self, message: str, cause: BaseException) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+def _user_error(exc: BaseException) -> ErrorInfo:
+    # Drop rivers' own leading frames so the traceback starts in the user's code.
+    tb = exc.__traceback__
+    while (
+        tb is not None
+        and tb.tb_next is not None
+        and tb.tb_frame.f_code.co_filename.startswith(_RIVERS_DIR)
+    ):
+        tb = tb.tb_next
+    return ErrorInfo.from_exception(exc.with_traceback(tb))
+
+
+def _load_inputs(run: RunContext, asset: Asset, kwargs: dict[str, Any]) -> None:
+    for inp in run.inputs[asset.key]:
+        handler = inp.io_handler or run.handler_for(inp.asset_key)
+        context = InputContext(
+            asset_key=inp.asset_key,
+            downstream_key=asset.key,
+            run_id=run.run_id,
+            metadata=inp.metadata,
+        )
+        try:
+            kwargs[inp.arg_name] = handler.load_input(context)
+        except Exception as exc:
+            hint = ""
+            if inp.asset_key not in run.plan.asset_keys:
+                hint = f" (is {inp.asset_key!r} materialized? it is not part of this run)"
+            raise _InputLoadError(
+                f"asset {asset.key!r}: loading input {inp.arg_name!r} from {inp.asset_key!r} "
+                f"with {handler!r} failed: {type(exc).__name__}: {exc}{hint}",
+                exc,
+            ) from exc
+
+
+def _self_loader(run: RunContext, asset: Asset) -> SelfDependency[Any]:
+    def load() -> Any:
+        if run.storage.get_asset_record(run.location_id, asset.key) is None:
+            return None
+        context = InputContext(asset_key=asset.key, downstream_key=asset.key, run_id=run.run_id)
+        return run.handler_for(asset.key).load_input(context, asset.spec.self_type)
+
+    return SelfDependency(load)
+
+
+def _invoke(run: RunContext, asset: Asset, step: PlanStep, attempt: int) -> tuple[Any, Any]:
+    spec = asset.spec
+    kwargs: dict[str, Any] = {}
+    _load_inputs(run, asset, kwargs)
+    context: AssetExecutionContext[Any] | None = None
+    if spec.context_param is not None:
+        context = AssetExecutionContext(
+            run_id=run.run_id,
+            asset_key=asset.key,
+            step_key=step.key,
+            config=run.configs.get(asset.key),
+            output_selection=frozenset(step.asset_keys),
+            retry_number=attempt,
+        )
+        kwargs[spec.context_param] = context
+    if spec.self_param is not None:
+        kwargs[spec.self_param] = _self_loader(run, asset)
+    assert asset.fn is not None
+    result = asset.fn(**kwargs)
+    if inspect.isawaitable(result):
+        result = run.run_coroutine(result)
+    return result, context
+
+
+def _record_output(
+    run: RunContext, asset: Asset, step: PlanStep, result: Any, context: Any
+) -> tuple[dict[str, MetadataValue], str | None]:
+    added = context.added_metadata(None) if context is not None else {}
+    if isinstance(result, Materialization):
+        return {**result.metadata, **added}, result.data_version
+    if inspect.isgenerator(result):
+        raise TypeError(
+            f"asset {asset.key!r} is a generator; yield outputs from an "
+            "@rs.Asset.from_multi(...) multi-asset instead"
+        )
+    metadata: dict[str, MetadataValue] = {}
+    data_version = None
+    value = result
+    if isinstance(result, Output):
+        value, metadata, data_version = result.value, result.metadata, result.data_version
+    out_ctx = OutputContext(
+        asset_key=asset.key, run_id=run.run_id, step_key=step.key, metadata=asset.metadata
+    )
+    run.handler_for(asset.key).handle_output(out_ctx, value)
+    run.stored_outputs.add(asset.key)
+    return {**metadata, **added}, data_version
+
+
+def run_step(run: RunContext, step: PlanStep) -> bool:
+    """Run ``step`` to success or final failure (retrying per policy); True on success."""
+    (asset_key,) = step.asset_keys
+    asset = run.assets[asset_key]
+    policy = asset.retry_policy
+    max_retries = policy.max_retries if policy is not None else 0
+    run.emit(EventKind.STEP_STARTED, step, asset_key=asset_key)
+    started = time.perf_counter()
+    attempt = 0
+    while True:
+        try:
+            result, context = _invoke(run, asset, step, attempt)
+            metadata, data_version = _record_output(run, asset, step, result, context)
+        except Exception as exc:
+            cause = exc.cause if isinstance(exc, _InputLoadError) else exc
+            error = _user_error(cause)
+            if isinstance(exc, _InputLoadError):
+                error = error.model_copy(update={"message": str(exc)})
+            if attempt < max_retries and policy is not None:
+                attempt += 1
+                wait = policy.wait_before(attempt)
+                run.emit(
+                    EventKind.STEP_UP_FOR_RETRY,
+                    step,
+                    asset_key=asset_key,
+                    level="WARNING",
+                    message=(
+                        f"attempt {attempt} of {max_retries + 1} failed; retrying in {wait:.2f}s"
+                    ),
+                    error=error,
+                    attempt=attempt - 1,
+                )
+                if wait:
+                    time.sleep(wait)
+                continue
+            run.emit(
+                EventKind.STEP_FAILURE,
+                step,
+                asset_key=asset_key,
+                level="ERROR",
+                message=f"{error.error_type}: {error.message}",
+                error=error,
+                attempt=attempt,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+            return False
+        run.emit(
+            EventKind.ASSET_MATERIALIZATION,
+            step,
+            asset_key=asset_key,
+            metadata=metadata,
+            data_version=data_version,
+            attempt=attempt,
+        )
+        run.emit(
+            EventKind.STEP_SUCCESS,
+            step,
+            asset_key=asset_key,
+            attempt=attempt,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        return True

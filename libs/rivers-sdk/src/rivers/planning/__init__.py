@@ -1,0 +1,10 @@
+"""The planning engine: pure functions over definitions snapshots.
+
+The planner service serves these over gRPC; inline ``repo.materialize()`` calls them directly.
+"""
+
+from rivers.planning.graph import AssetGraph
+from rivers.planning.plan import ExecutionPlan, PlanStep, build_plan
+from rivers.planning.selection import resolve_selection
+
+__all__ = ["AssetGraph", "ExecutionPlan", "PlanStep", "build_plan", "resolve_selection"]

@@ -1,0 +1,226 @@
+"""Connections to a SurrealDB engine: embedded (surrealkv) or remote (ws://).
+
+This is the only module that imports the ``surrealdb`` SDK. It owns three concerns:
+
+- one engine per embedded path per process (the engine locks its directory; a second open,
+  even in-process, fails), shared by reference count;
+- retrying statements that SurrealDB reports as retryable transaction conflicts, and
+  reconnecting remote connections that dropped;
+- closing every engine at interpreter exit (an open engine can abort the interpreter).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from rivers.errors import StorageError
+from rivers.telemetry import get_logger
+
+__all__ = ["Connection", "open_embedded", "open_remote"]
+
+log = get_logger("rivers.storage")
+
+_RETRY_ATTEMPTS = 40
+_NAMESPACE = "rivers"
+_DATABASE = "rivers"
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    from surrealdb import QueryError, TransportError
+
+    if isinstance(exc, QueryError) and exc.is_transaction_conflict:
+        return True
+    if isinstance(exc, TransportError):
+        return True
+    text = str(exc).lower()
+    return "can be retried" in text or "transaction conflict" in text or "resource busy" in text
+
+
+class Connection:
+    """A query interface over one SDK connection, with retries and reconnects.
+
+    ``query`` runs one SurrealQL text (any number of statements; transactions are
+    ``BEGIN; ...; COMMIT;`` inside that one text) and returns one result per statement.
+    """
+
+    def __init__(self, sdk: Any, *, description: str, remote: dict[str, str] | None) -> None:
+        self._sdk = sdk
+        self.description = description
+        self._remote = remote
+        self._closed = False
+        self._refs = 1
+        self._on_close: list[Any] = []
+
+    def query(self, sql: str, variables: dict[str, Any] | None = None) -> list[Any]:
+        """Run ``sql`` with bound ``variables``, retrying retryable failures.
+
+        Raises:
+            StorageError: the statement failed for good (its message is kept).
+        """
+        if self._closed:
+            raise StorageError(f"storage {self.description} is closed")
+        retrying = Retrying(
+            retry=retry_if_exception(_is_retryable),
+            stop=stop_after_attempt(_RETRY_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=0.001, max=0.05),
+            before_sleep=self._before_retry,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    result: list[Any] = self._sdk.query(sql, variables or {}).execute()
+                    return result
+        except StorageError:
+            raise
+        except Exception as exc:
+            first = sql.strip().splitlines()[0][:120] if sql.strip() else sql
+            raise StorageError(f"storage query failed ({first!r}...): {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover - Retrying re-raises
+
+    def version(self) -> str:
+        """The engine's version string (``surrealdb-3.x.y``)."""
+        try:
+            return str(self._sdk.version())
+        except Exception as exc:
+            raise StorageError(f"storage {self.description}: version() failed: {exc}") from exc
+
+    def _before_retry(self, state: RetryCallState) -> None:
+        from surrealdb import TransportError
+
+        exc = state.outcome.exception() if state.outcome else None
+        if self._remote is not None and isinstance(exc, TransportError):
+            log.warning("storage.reconnect", storage=self.description, error=str(exc))
+            self._reconnect()
+
+    def _reconnect(self) -> None:
+        assert self._remote is not None
+        with contextlib.suppress(Exception):  # the old socket is broken; closing is best-effort
+            self._sdk.close()
+        self._sdk.connect()
+        self._sdk.signin(
+            {"username": self._remote["username"], "password": self._remote["password"]}
+        )
+        self._sdk.use(self._remote["namespace"], self._remote["database"])
+
+    def acquire(self) -> Connection:
+        """Take another reference to a shared connection."""
+        with _registry_lock:
+            self._refs += 1
+        return self
+
+    def close(self) -> None:
+        """Drop one reference; the last one closes the engine (idempotent)."""
+        with _registry_lock:
+            if self._closed:
+                return
+            self._refs -= 1
+            if self._refs > 0:
+                return
+            self._closed = True
+            _open.discard(self)
+            for key, conn in list(_embedded.items()):
+                if conn is self:
+                    del _embedded[key]
+        try:
+            self._sdk.close()
+        except Exception as exc:
+            log.warning("storage.close_failed", storage=self.description, error=str(exc))
+        for callback in self._on_close:
+            callback()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the engine behind this connection is closed."""
+        return self._closed
+
+
+_registry_lock = threading.RLock()
+_embedded: dict[str, Connection] = {}
+_open: set[Connection] = set()
+
+
+def open_embedded(path: Path, *, ephemeral: bool = False) -> Connection:
+    """Open (or share) the surrealkv engine at ``path``.
+
+    Raises:
+        StorageError: the directory is locked by another process, or the engine failed to open.
+    """
+    from surrealdb import Surreal
+
+    key = str(path.resolve())
+    with _registry_lock:
+        existing = _embedded.get(key)
+        if existing is not None and not existing.closed:
+            return existing.acquire()
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            sdk = Surreal(f"surrealkv://{key}")
+            sdk.connect()
+            sdk.use(_NAMESPACE, _DATABASE)
+        except Exception as exc:
+            hint = ""
+            if "lock" in str(exc).lower():
+                hint = (
+                    "; another process owns this store - connect to it with "
+                    "rs.Storage.connect('ws://...') (see `rivers storage serve`)"
+                )
+            raise StorageError(f"cannot open embedded storage at {key}: {exc}{hint}") from exc
+        conn = Connection(sdk, description=f"embedded:{key}", remote=None)
+        if ephemeral:
+            conn._on_close.append(lambda: shutil.rmtree(key, ignore_errors=True))
+        _embedded[key] = conn
+        _open.add(conn)
+        return conn
+
+
+def open_remote(
+    url: str, *, username: str, password: str, namespace: str, database: str
+) -> Connection:
+    """Connect, sign in and select the database on a SurrealDB server (or a rivers host).
+
+    Raises:
+        StorageError: the server is unreachable or refused the credentials.
+    """
+    from surrealdb import Surreal
+
+    try:
+        sdk = Surreal(url)
+        sdk.connect()
+        sdk.signin({"username": username, "password": password})
+        sdk.use(namespace, database)
+    except Exception as exc:
+        raise StorageError(f"cannot connect to storage at {url}: {exc}") from exc
+    remote = {
+        "username": username,
+        "password": password,
+        "namespace": namespace,
+        "database": database,
+    }
+    conn = Connection(sdk, description=url, remote=remote)
+    with _registry_lock:
+        _open.add(conn)
+    return conn
+
+
+@atexit.register
+def _close_all() -> None:
+    # An engine left open at interpreter exit can abort the process (SURREALDB-NOTES.md).
+    with _registry_lock:
+        conns = list(_open)
+    for conn in conns:
+        conn._refs = 1
+        conn.close()

@@ -1,0 +1,80 @@
+"""The storage schema, versioned.
+
+``SCHEMA_VERSION`` counts migrations; each entry of ``MIGRATIONS`` brings a store from the
+previous version to the next. A store written by a newer rivers is refused rather than
+misread.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+_V1 = """
+DEFINE TABLE IF NOT EXISTS meta SCHEMALESS;
+
+DEFINE TABLE IF NOT EXISTS counter SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS n ON counter TYPE int DEFAULT 0;
+
+DEFINE TABLE IF NOT EXISTS location SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS name ON location TYPE string;
+DEFINE FIELD IF NOT EXISTS identity ON location TYPE string;
+DEFINE FIELD IF NOT EXISTS created_at ON location TYPE float;
+DEFINE INDEX IF NOT EXISTS location_name ON location FIELDS name UNIQUE;
+
+DEFINE TABLE IF NOT EXISTS run SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS run_id ON run TYPE string;
+DEFINE FIELD IF NOT EXISTS location_id ON run TYPE string;
+DEFINE FIELD IF NOT EXISTS status ON run TYPE string;
+DEFINE FIELD IF NOT EXISTS created_at ON run TYPE float;
+DEFINE FIELD IF NOT EXISTS start_time ON run TYPE option<float>;
+DEFINE FIELD IF NOT EXISTS end_time ON run TYPE option<float>;
+DEFINE FIELD IF NOT EXISTS tags ON run TYPE object FLEXIBLE DEFAULT {};
+DEFINE FIELD IF NOT EXISTS job_name ON run TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS selection ON run TYPE array<string> DEFAULT [];
+DEFINE FIELD IF NOT EXISTS asset_keys ON run TYPE array<string> DEFAULT [];
+DEFINE FIELD IF NOT EXISTS snapshot_id ON run TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS failure_reason ON run TYPE option<string>;
+DEFINE INDEX IF NOT EXISTS run_created ON run FIELDS created_at;
+DEFINE INDEX IF NOT EXISTS run_location ON run FIELDS location_id, created_at;
+DEFINE INDEX IF NOT EXISTS run_status ON run FIELDS status;
+
+DEFINE TABLE IF NOT EXISTS run_event SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS seq ON run_event TYPE int;
+DEFINE FIELD IF NOT EXISTS location_id ON run_event TYPE string;
+DEFINE FIELD IF NOT EXISTS run_id ON run_event TYPE string;
+DEFINE FIELD IF NOT EXISTS kind ON run_event TYPE string;
+DEFINE FIELD IF NOT EXISTS timestamp ON run_event TYPE float;
+DEFINE FIELD IF NOT EXISTS step_key ON run_event TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS asset_key ON run_event TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS partition_key ON run_event TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS level ON run_event TYPE string;
+DEFINE FIELD IF NOT EXISTS message ON run_event TYPE string;
+DEFINE FIELD IF NOT EXISTS metadata ON run_event TYPE object FLEXIBLE DEFAULT {};
+DEFINE FIELD IF NOT EXISTS data_version ON run_event TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS error ON run_event TYPE option<object> FLEXIBLE;
+DEFINE FIELD IF NOT EXISTS duration_ms ON run_event TYPE option<float>;
+DEFINE FIELD IF NOT EXISTS attempt ON run_event TYPE int DEFAULT 0;
+DEFINE INDEX IF NOT EXISTS run_event_seq ON run_event FIELDS seq;
+DEFINE INDEX IF NOT EXISTS run_event_run ON run_event FIELDS run_id, seq;
+DEFINE INDEX IF NOT EXISTS run_event_asset ON run_event FIELDS location_id, asset_key, kind, seq;
+
+DEFINE TABLE IF NOT EXISTS asset_record SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS location_id ON asset_record TYPE string;
+DEFINE FIELD IF NOT EXISTS asset_key ON asset_record TYPE string;
+DEFINE FIELD IF NOT EXISTS partition_key ON asset_record TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS run_id ON asset_record TYPE string;
+DEFINE FIELD IF NOT EXISTS event_seq ON asset_record TYPE int;
+DEFINE FIELD IF NOT EXISTS timestamp ON asset_record TYPE float;
+DEFINE FIELD IF NOT EXISTS data_version ON asset_record TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS metadata ON asset_record TYPE object FLEXIBLE DEFAULT {};
+DEFINE INDEX IF NOT EXISTS asset_record_key ON asset_record FIELDS location_id, asset_key;
+
+DEFINE TABLE IF NOT EXISTS kv SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS key ON kv TYPE string;
+DEFINE FIELD IF NOT EXISTS data ON kv TYPE any;
+DEFINE FIELD IF NOT EXISTS updated_at ON kv TYPE float;
+"""
+
+#: Each migration takes the store from version ``i`` to ``i + 1``.
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,49 @@
+"""``rs.Storage``: the one store of a rivers deployment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rivers.storage._events import EventStore
+from rivers.storage._kv import KVStore
+from rivers.storage._runs import RunStore
+
+__all__ = ["Storage"]
+
+
+class Storage(RunStore, EventStore, KVStore):
+    """Typed access to a SurrealDB store: runs, events, asset records, locations, KV.
+
+    Build one with a factory; the engine opens on first use (or :meth:`open`) and is closed by
+    :meth:`close`, a ``with`` block, or at interpreter exit.
+    """
+
+    @staticmethod
+    def memory() -> Storage:
+        """An ephemeral store in a temporary directory, deleted on close."""
+        return Storage("memory")
+
+    @staticmethod
+    def embedded(path: str | os.PathLike[str] = ".rivers/storage") -> Storage:
+        """A persistent store in ``path``, run in this process (one owner process per path)."""
+        return Storage("embedded", path=Path(path))
+
+    @staticmethod
+    def connect(
+        url: str,
+        *,
+        username: str = "root",
+        password: str = "root",  # noqa: S107 - the local default, as SurrealDB's own docs use
+        namespace: str = "rivers",
+        database: str = "rivers",
+    ) -> Storage:
+        """A SurrealDB server, or a store served by ``rivers storage serve`` (``ws://...``)."""
+        return Storage(
+            "remote",
+            url=url,
+            username=username,
+            password=password,
+            namespace=namespace,
+            database=database,
+        )

@@ -1,0 +1,1 @@
+"""rivers per-location daemon: schedules, sensors, automation, run queue, backfills."""

@@ -1,0 +1,1 @@
+"""rivers planner service: plans runs and backfills from definitions snapshots."""
