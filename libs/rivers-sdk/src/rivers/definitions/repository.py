@@ -101,6 +101,17 @@ class CodeRepository:
                 self._storage = Storage.memory()
             return self._storage
 
+    def use_default_storage(self, storage: Storage) -> Storage:
+        """Use ``storage`` unless the repository was given one; returns the storage in use.
+
+        Commands call this so a module that configures its own storage keeps it, while a
+        module that does not gets the command's (``.rivers/storage`` by default).
+        """
+        with self._lock:
+            if self._storage is None:
+                self._storage = storage
+            return self._storage
+
     @property
     def io_handler(self) -> IOHandler:
         """The default IO handler of the repository's assets."""

@@ -7,9 +7,11 @@ before anything is planned.
 from __future__ import annotations
 
 import inspect
+import sys
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,6 +21,8 @@ from rivers.errors import DefinitionError
 from rivers.execution.context import AssetExecutionContext, SelfDependency
 
 __all__ = ["FunctionSpec", "InputSpec", "analyze_function"]
+
+_DEFINITIONS_DIR = str(Path(__file__).resolve().parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +57,26 @@ class FunctionSpec:
     is_async: bool
 
 
+def _decorating_namespace() -> dict[str, Any] | None:
+    """Locals of the first frame outside rivers' definitions package: the decorating code.
+
+    With ``from __future__ import annotations`` a config class defined inside a function is
+    only a string in the annotation; resolving it needs the namespace where the asset was
+    decorated (as pydantic does for forward references). Only called while that code is
+    still on the stack, and only when an annotation is a string.
+    """
+    frame: Any = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_DEFINITIONS_DIR):
+        frame = frame.f_back
+    return frame.f_locals if frame is not None else None
+
+
 def _type_hints(fn: Callable[..., Any], owner: str) -> dict[str, Any]:
     raw: dict[str, Any] = getattr(fn, "__annotations__", {}) or {}
     if not any(isinstance(v, str) for v in raw.values()):
         return raw
     try:
-        return typing.get_type_hints(fn, include_extras=True)
+        return typing.get_type_hints(fn, localns=_decorating_namespace(), include_extras=True)
     except Exception as exc:  # NameError and friends from the user's own annotations
         raise DefinitionError(
             f"asset {owner!r}: cannot resolve the annotations of {fn.__qualname__}: {exc}"
