@@ -24,7 +24,7 @@ class TopCustomersConfig(BaseModel):
 @rs.Asset(group="ingest", code_version="1", retry_policy=rs.RetryPolicy(max_retries=2))
 def raw_orders() -> list[dict[str, object]]:
     """Orders as exported by the shop (generated here, deterministic)."""
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 - sample data, not cryptography
     start = date(2024, 1, 1)
     return [
         {
@@ -51,7 +51,10 @@ def orders(raw_orders: list[dict[str, object]]) -> rs.Output:
     valid = [o for o in raw_orders if float(str(o["amount"])) > 0]
     return rs.Output(
         valid,
-        metadata={"rows": rs.MetadataValue.int(len(valid)), "dropped": len(raw_orders) - len(valid)},
+        metadata={
+            "rows": rs.MetadataValue.int(len(valid)),
+            "dropped": len(raw_orders) - len(valid),
+        },
     )
 
 
@@ -92,9 +95,7 @@ def lifetime_orders(self: rs.SelfDependency[int], orders: list[dict[str, object]
 
 
 @rs.Asset(group="reporting", deps=[rs.AssetDef.dep("lifetime_orders")])
-def publish_report(
-    daily_revenue: dict[str, float], top_customers: list[str]
-) -> rs.Materialization:
+def publish_report(daily_revenue: dict[str, float], top_customers: list[str]) -> rs.Materialization:
     """Publishes the report (here: computes what would be sent) - stores nothing."""
     body = json.dumps({"daily": daily_revenue, "top": top_customers}, sort_keys=True)
     return rs.Materialization(

@@ -35,8 +35,13 @@ def test_materialize_prints_progress_and_summary_and_records_the_run(tmp_path):
     """A successful run prints a line per step, a summary table, exits 0 and is stored."""
     store = tmp_path / "store"
     proc = _rivers(
-        "materialize", "-m", "tests.fixtures.code_locations.basic",
-        "--storage", str(store), "--tag", "who=cli-test",
+        "materialize",
+        "-m",
+        "tests.fixtures.code_locations.basic",
+        "--storage",
+        str(store),
+        "--tag",
+        "who=cli-test",
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -46,7 +51,9 @@ def test_materialize_prints_progress_and_summary_and_records_the_run(tmp_path):
     assert "asset" in out and "status" in out and "duration" in out
     assert "count=4" in out  # metadata column
     assert "SUCCESS" in out
-    run_id = next(w for line in out.splitlines() if line.startswith("run ") for w in line.split()[1:2])
+    run_id = next(
+        w for line in out.splitlines() if line.startswith("run ") for w in line.split()[1:2]
+    )
     with rs.Storage.embedded(store) as storage:
         run = storage.get_run(run_id)
         assert run is not None
@@ -57,8 +64,11 @@ def test_materialize_prints_progress_and_summary_and_records_the_run(tmp_path):
 def test_failed_run_exits_1_with_the_user_traceback(tmp_path):
     """A failing asset makes the command exit 1 and print the user's traceback."""
     proc = _rivers(
-        "materialize", "-m", "tests.fixtures.code_locations.failing",
-        "--storage", str(tmp_path / "s"),
+        "materialize",
+        "-m",
+        "tests.fixtures.code_locations.failing",
+        "--storage",
+        str(tmp_path / "s"),
     )
     assert proc.returncode == 1
     assert "FAILED" in proc.stdout
@@ -72,8 +82,15 @@ def test_select_and_config_file(tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("scaled:\n  factor: 5\n")
     proc = _rivers(
-        "materialize", "-m", "tests.fixtures.code_locations.basic",
-        "--select", "+scaled", "--config", str(config), "--storage", "memory",
+        "materialize",
+        "-m",
+        "tests.fixtures.code_locations.basic",
+        "--select",
+        "+scaled",
+        "--config",
+        str(config),
+        "--storage",
+        "memory",
     )
     assert proc.returncode == 0, proc.stderr
     assert "[2/2]" in proc.stdout
@@ -102,8 +119,13 @@ def test_invalid_config_file_names_asset_and_field(tmp_path):
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"scaled": {"factor": "lots"}}))
     proc = _rivers(
-        "materialize", "-m", "tests.fixtures.code_locations.basic",
-        "--config", str(config), "--storage", "memory",
+        "materialize",
+        "-m",
+        "tests.fixtures.code_locations.basic",
+        "--config",
+        str(config),
+        "--storage",
+        "memory",
     )
     assert proc.returncode == 2
     assert "'scaled'" in proc.stderr and "'factor'" in proc.stderr

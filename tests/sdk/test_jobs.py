@@ -14,8 +14,14 @@ def basic_repo():
     repo = rs.CodeRepository(
         name="basic-job-test",
         assets=[basic.numbers, basic.scaled, basic.total, basic.report],
-        jobs=[rs.Job("scaled_only", selection=["+scaled"], config={"scaled": {"factor": 3}},
-                     tags={"team": "data"})],
+        jobs=[
+            rs.Job(
+                "scaled_only",
+                selection=["+scaled"],
+                config={"scaled": {"factor": 3}},
+                tags={"team": "data"},
+            )
+        ],
     )
     yield repo
     repo.storage.close()

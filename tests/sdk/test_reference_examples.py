@@ -16,8 +16,9 @@ API_URL = "https://api.example.com/rows"
 
 
 class _Response:
-    status_code = 201
-    headers = {"ETag": '"abc123"'}
+    def __init__(self) -> None:
+        self.status_code = 201
+        self.headers = {"ETag": '"abc123"'}
 
 
 requests = SimpleNamespace(post=lambda url, json: _Response())

@@ -19,12 +19,12 @@ class Console:
         self.color = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def mark(self, kind: str) -> str:
-        """The glyph for a status: ok, fail, skip, retry, run."""
-        glyphs = {"ok": "✓", "fail": "✗", "skip": "↷", "retry": "↻", "run": "›"}
-        ascii_ = {"ok": "+", "fail": "x", "skip": "-", "retry": "r", "run": ">"}
+        """The glyph for a status: ok, fail, skip, retry."""
+        glyphs = {"ok": "✓", "fail": "✗", "skip": "↷", "retry": "↻"}
+        ascii_ = {"ok": "+", "fail": "x", "skip": "-", "retry": "r"}
         text = (glyphs if self.unicode else ascii_)[kind]
         if self.color:
-            code = {"ok": "32", "fail": "31", "skip": "33", "retry": "33", "run": "36"}[kind]
+            code = {"ok": "32", "fail": "31", "skip": "33", "retry": "33"}[kind]
             return f"\033[{code}m{text}\033[0m"
         return text
 
@@ -40,7 +40,9 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
+
     def fmt(cells: Sequence[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([fmt(headers), rule, *(fmt(r) for r in rows)])
