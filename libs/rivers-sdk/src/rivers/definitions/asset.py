@@ -138,6 +138,8 @@ class Asset:
     ) -> Asset:
         if not callable(fn):
             raise TypeError(f"@rs.Asset decorates functions, not {fn!r}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise DefinitionError(f"@rs.Asset(name=...) must be a non-empty string, not {name!r}")
         label: str = name or getattr(fn, "__name__", None) or repr(fn)
         try:
             key = asset_key(label, key_prefix)
@@ -253,6 +255,9 @@ class Asset:
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"asset definitions are frozen; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"asset definitions are frozen; cannot delete {name!r}")
 
     def __repr__(self) -> str:
         return f"Asset({self.key!r})"

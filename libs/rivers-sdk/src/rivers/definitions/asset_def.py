@@ -29,7 +29,7 @@ class AssetDef:
 
     def __init__(
         self,
-        key: str,
+        key: str | Any,
         *,
         key_prefix: str | list[str] | None = None,
         description: str | None = None,
@@ -38,7 +38,10 @@ class AssetDef:
         partition_mapping: Any = None,
         role: DependencyRole = "output",
     ) -> None:
-        self.key = asset_key(key, key_prefix)
+        raw = getattr(key, "key", key)  # an Asset object stands for its key
+        if not isinstance(raw, str):
+            raise TypeError(f"AssetDef takes an asset key string or an asset, not {key!r}")
+        self.key = asset_key(raw, key_prefix)
         self.role: DependencyRole = role
         self.description = description
         self.metadata: dict[str, MetadataValue] = normalize_metadata(metadata)
@@ -47,7 +50,7 @@ class AssetDef:
 
     @staticmethod
     def input(
-        key: str,
+        key: str | Any,
         *,
         partition_mapping: Any = None,
         io_handler: IOHandler | None = None,
@@ -64,7 +67,7 @@ class AssetDef:
 
     @staticmethod
     def dep(
-        key: str, *, partition_mapping: Any = None, metadata: dict[str, Any] | None = None
+        key: str | Any, *, partition_mapping: Any = None, metadata: dict[str, Any] | None = None
     ) -> AssetDef:
         """An upstream asset that only orders execution and records lineage."""
         return AssetDef(key, role="dep", partition_mapping=partition_mapping, metadata=metadata)

@@ -45,7 +45,7 @@ class MetadataValue(BaseModel):
     @staticmethod
     def json(value: Any) -> MetadataValue:  # type: ignore[override]  # replaces pydantic's deprecated .json()
         """A JSON-serialisable structure (checked now, not when it is stored)."""
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)  # NaN/inf are not JSON; stored they'd become null
         return MetadataValue(kind="json", value=value)
 
     @staticmethod

@@ -87,11 +87,13 @@ class _Index:
             self.by_name.setdefault(key_name(k), []).append(k)
 
     def lookup(self, ref: str, owner: str) -> list[str]:
-        if ref in self.by_key:
-            return [ref]
+        # The owner's own prefix wins over the top level: `shop/summary(orders)` means
+        # `shop/orders` when it exists, the nearest definition, as names resolve in code.
         prefix = owner.rpartition("/")[0]
         if prefix and f"{prefix}/{ref}" in self.by_key:
             return [f"{prefix}/{ref}"]
+        if ref in self.by_key:
+            return [ref]
         if "/" in ref:
             return []
         return sorted(self.by_name.get(ref, []))
@@ -174,7 +176,12 @@ def _snap(asset: Asset, inputs: tuple[ResolvedInput, ...], deps: list[str]) -> d
     # Plain dicts: the whole snapshot is validated in one pydantic-core call (much faster
     # than building thousands of nested models one by one from Python).
     dependencies: list[dict[str, Any]] = [
-        {"asset_key": i.asset_key, "role": "input", "arg_name": i.arg_name, "metadata": i.metadata}
+        {
+            "asset_key": i.asset_key,
+            "role": "input",
+            "arg_name": i.arg_name,
+            "metadata": dict(sorted(i.metadata.items())),
+        }
         for i in inputs
     ]
     dependencies.extend({"asset_key": k, "role": "dep"} for k in deps)
@@ -187,8 +194,9 @@ def _snap(asset: Asset, inputs: tuple[ResolvedInput, ...], deps: list[str]) -> d
         "description": asset.description,
         "dependencies": dependencies,
         "code_version": asset.code_version,
-        "tags": asset.tags,
-        "metadata": asset.metadata,
+        # Sorted so the snapshot id does not depend on the order the user wrote them in.
+        "tags": dict(sorted(asset.tags.items())),
+        "metadata": dict(sorted(asset.metadata.items())),
         "is_async": spec.is_async,
         "has_self_dependency": spec.self_param is not None,
         "config_schema": _config_schema(spec.config_type) if spec.config_type else None,
