@@ -206,7 +206,7 @@ def test_json_metadata_rejects_nan():
 
 def test_non_serialisable_asset_metadata_is_a_definition_error_naming_the_asset():
     """A metadata value that is neither typed nor JSON-serialisable fails decoration."""
-    with pytest.raises(rs.DefinitionError, match=r"asset 'table'.*not JSON-serialisable"):
+    with pytest.raises(rs.DefinitionError, match=r"asset 'table'.*metadata 'handle'.*not JSON"):
 
         @rs.Asset(metadata={"handle": object()})
         def table() -> int:
@@ -645,3 +645,18 @@ def test_empty_name_is_rejected():
         @rs.Asset(name="")
         def anything() -> int:
             return 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [("int", "3"), ("int", True), ("int", 2**64), ("float", "x"), ("bool", 1), ("text", 5)],
+)
+def test_metadata_value_must_match_its_kind(kind, value):
+    """A MetadataValue built directly is held to its kind (and ints to 64 bits)."""
+    with pytest.raises(ValueError, match="metadata value"):
+        rs.MetadataValue(kind=kind, value=value)
+
+
+def test_json_metadata_is_stored_in_its_json_form():
+    """JSON metadata is normalised as JSON would carry it: tuples become lists."""
+    assert rs.MetadataValue.json({"a": (1, 2)}).value == {"a": [1, 2]}

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 __all__ = ["MetadataKind", "MetadataValue", "normalize_metadata"]
 
@@ -22,10 +22,37 @@ class MetadataValue(BaseModel):
         MetadataValue(kind='int', value=42)
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: MetadataKind
     value: Any
+
+    @field_validator("value")
+    @classmethod
+    def _value_matches_kind(cls, value: Any, info: ValidationInfo) -> Any:
+        # Values built directly (not through the factories) or read back from storage and
+        # the wire are held to what their kind promises, so every transport carries them.
+        kind = info.data.get("kind")
+        if kind == "int":
+            if isinstance(value, builtins.bool) or not isinstance(value, builtins.int):
+                raise ValueError(f"an int metadata value must be an int, not {value!r}")
+            if not -(2**63) <= value < 2**63:
+                raise ValueError(f"int metadata value {value} does not fit in 64 bits")
+            return value
+        if kind in ("float", "timestamp"):
+            if isinstance(value, builtins.bool) or not isinstance(value, builtins.int | float):
+                raise ValueError(f"a {kind} metadata value must be a number, not {value!r}")
+            return builtins.float(value)
+        if kind == "bool":
+            if not isinstance(value, builtins.bool):
+                raise ValueError(f"a bool metadata value must be a bool, not {value!r}")
+            return value
+        if kind == "json":
+            # The JSON form itself: tuples become lists and keys strings, as when stored.
+            return json.loads(json.dumps(value, allow_nan=False))
+        if not isinstance(value, str):
+            raise ValueError(f"a {kind} metadata value must be a string, not {value!r}")
+        return value
 
     @staticmethod
     def int(value: builtins.int) -> MetadataValue:
@@ -45,8 +72,12 @@ class MetadataValue(BaseModel):
     @staticmethod
     def json(value: Any) -> MetadataValue:  # type: ignore[override]  # replaces pydantic's deprecated .json()
         """A JSON-serialisable structure (checked now, not when it is stored)."""
-        json.dumps(value, allow_nan=False)  # NaN/inf are not JSON; stored they'd become null
-        return MetadataValue(kind="json", value=value)
+        try:
+            return MetadataValue(kind="json", value=value)
+        except ValidationError as exc:  # not JSON-serialisable, or NaN/inf (stored as null)
+            raise ValueError(
+                f"metadata value {value!r} is not JSON: {exc.errors()[0]['msg']}"
+            ) from None
 
     @staticmethod
     def url(value: str) -> MetadataValue:
@@ -92,20 +123,25 @@ def _infer(value: Any) -> MetadataValue:
         return MetadataValue.text(value)
     if isinstance(value, dt.datetime):
         return MetadataValue.timestamp(value)
-    try:
-        return MetadataValue.json(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"metadata value {value!r} is not JSON-serialisable; wrap it in a MetadataValue"
-        ) from exc
+    return MetadataValue.json(value)
 
 
 def normalize_metadata(raw: dict[str, Any] | None) -> dict[str, MetadataValue]:
     """Turn a user metadata dict into typed values, inferring the kind of plain values.
 
     Raises:
-        TypeError: a value is neither a MetadataValue nor JSON-serialisable.
+        TypeError: a value cannot be metadata (not JSON-serialisable, NaN in JSON, an int
+            beyond 64 bits); the message names the key.
     """
     if not raw:
         return {}
-    return {str(k): _infer(v) for k, v in raw.items()}
+    out: dict[str, MetadataValue] = {}
+    for key, value in raw.items():
+        try:
+            out[str(key)] = _infer(value)
+        except (TypeError, ValueError) as exc:
+            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            raise TypeError(
+                f"metadata {key!r}: {reason}; pass a JSON-serialisable value or a MetadataValue"
+            ) from None
+    return out

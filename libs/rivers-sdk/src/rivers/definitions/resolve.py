@@ -180,7 +180,7 @@ def _snap(asset: Asset, inputs: tuple[ResolvedInput, ...], deps: list[str]) -> d
             "asset_key": i.asset_key,
             "role": "input",
             "arg_name": i.arg_name,
-            "metadata": dict(sorted(i.metadata.items())),
+            "metadata": i.metadata,
         }
         for i in inputs
     ]
@@ -194,9 +194,8 @@ def _snap(asset: Asset, inputs: tuple[ResolvedInput, ...], deps: list[str]) -> d
         "description": asset.description,
         "dependencies": dependencies,
         "code_version": asset.code_version,
-        # Sorted so the snapshot id does not depend on the order the user wrote them in.
-        "tags": dict(sorted(asset.tags.items())),
-        "metadata": dict(sorted(asset.metadata.items())),
+        "tags": asset.tags,
+        "metadata": asset.metadata,
         "is_async": spec.is_async,
         "has_self_dependency": spec.self_param is not None,
         "config_schema": _config_schema(spec.config_type) if spec.config_type else None,

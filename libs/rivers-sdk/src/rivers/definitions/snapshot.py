@@ -7,10 +7,11 @@ server serves as a proto message (``to_proto`` / ``from_proto``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from rivers.definitions.metadata import MetadataValue
 from rivers.definitions.retry import RetryPolicy
@@ -21,6 +22,16 @@ if TYPE_CHECKING:
 __all__ = ["AssetSnap", "DefinitionsSnapshot", "DependencySnap", "JobSnap"]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+_DERIVED = ("snapshot_id", "assets_by_key")
+
+
+def _sorted(value: dict[str, Any]) -> dict[str, Any]:
+    """Mappings are kept in key order so the snapshot's JSON (and id) is canonical."""
+    return value if list(value) == sorted(value) else dict(sorted(value.items()))
+
+
+_SortedStrDict = Annotated[dict[str, str], AfterValidator(_sorted)]
+_SortedMetadata = Annotated[dict[str, MetadataValue], AfterValidator(_sorted)]
 
 
 class DependencySnap(BaseModel):
@@ -31,7 +42,7 @@ class DependencySnap(BaseModel):
     asset_key: str
     role: Literal["input", "dep"]
     arg_name: str | None = None
-    metadata: dict[str, MetadataValue] = {}
+    metadata: _SortedMetadata = {}
 
 
 class AssetSnap(BaseModel):
@@ -46,8 +57,8 @@ class AssetSnap(BaseModel):
     description: str | None = None
     dependencies: tuple[DependencySnap, ...] = ()
     code_version: str | None = None
-    tags: dict[str, str] = {}
-    metadata: dict[str, MetadataValue] = {}
+    tags: _SortedStrDict = {}
+    metadata: _SortedMetadata = {}
     is_async: bool = False
     has_self_dependency: bool = False
     config_schema: dict[str, Any] | None = None
@@ -68,7 +79,7 @@ class JobSnap(BaseModel):
     name: str
     selection: tuple[str, ...] = ()
     description: str | None = None
-    tags: dict[str, str] = {}
+    tags: _SortedStrDict = {}
 
 
 class DefinitionsSnapshot(BaseModel):
@@ -82,8 +93,19 @@ class DefinitionsSnapshot(BaseModel):
 
     @cached_property
     def snapshot_id(self) -> str:
-        """A stable id: the SHA-256 of the snapshot's canonical JSON (first 24 hex digits)."""
+        """A stable id: the SHA-256 of the snapshot's canonical JSON (first 24 hex digits).
+
+        Canonical because every mapping field is stored sorted (see ``_sorted``), so equal
+        snapshots get equal ids whatever order their dicts were written in.
+        """
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:24]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied; derived values are recomputed, never copied stale."""
+        copy = super().model_copy(update=update, deep=deep)
+        for name in _DERIVED:
+            copy.__dict__.pop(name, None)
+        return copy
 
     @cached_property
     def assets_by_key(self) -> dict[str, AssetSnap]:

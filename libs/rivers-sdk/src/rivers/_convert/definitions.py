@@ -1,0 +1,203 @@
+"""Conversions of the definitions snapshot (``rivers/v1/definitions.proto``).
+
+Snapshots hold thousands of assets, so both directions work on plain dicts (see
+``rivers._convert.common``): upb builds the nested message in C and pydantic-core builds and
+validates the model tree in one call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from rivers._convert.common import (
+    json_object_fields,
+    json_object_from_proto,
+    metadata_data,
+    metadata_fields,
+    retry_data,
+    retry_fields,
+    tags_fields,
+)
+from rivers._gc import gc_paused
+from rivers._proto.rivers.v1 import definitions_pb2 as pb
+from rivers.definitions.snapshot import AssetSnap, DefinitionsSnapshot, DependencySnap, JobSnap
+
+__all__ = [
+    "asset_from_proto",
+    "asset_to_proto",
+    "job_from_proto",
+    "job_to_proto",
+    "snapshot_from_proto",
+    "snapshot_to_proto",
+]
+
+_ROLE_TO_PROTO: dict[Literal["input", "dep"], pb.DependencyRole] = {
+    "input": pb.DEPENDENCY_ROLE_INPUT,
+    "dep": pb.DEPENDENCY_ROLE_DEP,
+}
+_ROLE_FROM_PROTO = {v: k for k, v in _ROLE_TO_PROTO.items()}
+_KIND_TO_PROTO: dict[Literal["asset", "external"], pb.AssetKind] = {
+    "asset": pb.ASSET_KIND_ASSET,
+    "external": pb.ASSET_KIND_EXTERNAL,
+}
+_KIND_FROM_PROTO = {v: k for k, v in _KIND_TO_PROTO.items()}
+
+
+def _dependency_fields(dep: DependencySnap) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "asset_key": dep.asset_key,
+        "role": _ROLE_TO_PROTO[dep.role],
+        "arg_name": dep.arg_name,
+    }
+    if dep.metadata:
+        fields["metadata"] = metadata_fields(dep.metadata)
+    return fields
+
+
+def _dependency_data(msg: pb.DependencySnap) -> dict[str, Any]:
+    role = _ROLE_FROM_PROTO.get(msg.role)
+    if role is None:
+        raise ValueError(f"DependencySnap {msg.asset_key!r}: unsupported role {msg.role}")
+    return {
+        "asset_key": msg.asset_key,
+        "role": role,
+        "arg_name": msg.arg_name if msg.HasField("arg_name") else None,
+        "metadata": metadata_data(msg.metadata) if msg.metadata else {},
+    }
+
+
+def _asset_fields(asset: AssetSnap) -> dict[str, Any]:
+    return {
+        "key": asset.key,
+        "kind": _KIND_TO_PROTO[asset.kind],
+        "step_key": asset.step_key,
+        "group": asset.group,
+        "description": asset.description,
+        "dependencies": [_dependency_fields(d) for d in asset.dependencies],
+        "code_version": asset.code_version,
+        "tags": tags_fields(asset.tags) if asset.tags else None,
+        "metadata": metadata_fields(asset.metadata) if asset.metadata else None,
+        "is_async": asset.is_async,
+        "has_self_dependency": asset.has_self_dependency,
+        "config_schema": (
+            None if asset.config_schema is None else json_object_fields(asset.config_schema)
+        ),
+        "retry_policy": None if asset.retry_policy is None else retry_fields(asset.retry_policy),
+        "executor": asset.executor,
+    }
+
+
+def _asset_data(msg: pb.AssetSnap) -> dict[str, Any]:
+    kind = _KIND_FROM_PROTO.get(msg.kind)
+    if kind is None:
+        raise ValueError(f"AssetSnap {msg.key!r}: unsupported kind {msg.kind}")
+    return {
+        "key": msg.key,
+        "kind": kind,
+        "step_key": msg.step_key,
+        "group": msg.group,
+        "description": msg.description if msg.HasField("description") else None,
+        "dependencies": [_dependency_data(d) for d in msg.dependencies],
+        "code_version": msg.code_version if msg.HasField("code_version") else None,
+        "tags": {e.key: e.value for e in msg.tags} if msg.tags else {},
+        "metadata": metadata_data(msg.metadata) if msg.metadata else {},
+        "is_async": msg.is_async,
+        "has_self_dependency": msg.has_self_dependency,
+        "config_schema": (
+            json_object_from_proto(msg.config_schema) if msg.HasField("config_schema") else None
+        ),
+        "retry_policy": retry_data(msg.retry_policy) if msg.HasField("retry_policy") else None,
+        "executor": msg.executor if msg.HasField("executor") else None,
+    }
+
+
+def _job_fields(job: JobSnap) -> dict[str, Any]:
+    return {
+        "name": job.name,
+        "selection": job.selection,
+        "description": job.description,
+        "tags": tags_fields(job.tags),
+    }
+
+
+def _job_data(msg: pb.JobSnap) -> dict[str, Any]:
+    return {
+        "name": msg.name,
+        "selection": tuple(msg.selection),
+        "description": msg.description if msg.HasField("description") else None,
+        "tags": {e.key: e.value for e in msg.tags},
+    }
+
+
+def asset_to_proto(asset: AssetSnap) -> pb.AssetSnap:
+    """Encode one asset of a snapshot."""
+    return pb.AssetSnap(**_asset_fields(asset))
+
+
+def asset_from_proto(msg: pb.AssetSnap) -> AssetSnap:
+    """Decode one asset of a snapshot.
+
+    Raises:
+        ValueError: an enum field is unspecified or unknown, or a value is invalid.
+    """
+    return AssetSnap.model_validate(_asset_data(msg))
+
+
+def job_to_proto(job: JobSnap) -> pb.JobSnap:
+    """Encode one job of a snapshot."""
+    return pb.JobSnap(**_job_fields(job))
+
+
+def job_from_proto(msg: pb.JobSnap) -> JobSnap:
+    """Decode one job of a snapshot."""
+    return JobSnap.model_validate(_job_data(msg))
+
+
+def snapshot_to_proto(snapshot: DefinitionsSnapshot) -> pb.DefinitionsSnapshot:
+    """Encode a definitions snapshot, including its content-derived id.
+
+    Args:
+        snapshot: the snapshot to send.
+
+    Returns:
+        The wire message; its ``snapshot_id`` is ``snapshot.snapshot_id``.
+
+    Raises:
+        TypeError: a metadata or config-schema value is not what its kind says.
+        ValueError: an int does not fit in 64 bits.
+    """
+    with gc_paused():
+        msg = pb.DefinitionsSnapshot(
+            location=snapshot.location,
+            snapshot_id=snapshot.snapshot_id,
+            jobs=[_job_fields(j) for j in snapshot.jobs],
+        )
+        add = msg.assets.add
+        for asset in snapshot.assets:
+            add(**_asset_fields(asset))
+        return msg
+
+
+def snapshot_from_proto(msg: pb.DefinitionsSnapshot) -> DefinitionsSnapshot:
+    """Decode a definitions snapshot.
+
+    The carried ``snapshot_id`` is neither trusted nor checked: the model derives its id from
+    its content, which the exact round trip preserves.
+
+    Args:
+        msg: the wire message.
+
+    Returns:
+        The validated snapshot model.
+
+    Raises:
+        ValueError: an enum field is unspecified or unknown, or a value is invalid.
+    """
+    with gc_paused():
+        return DefinitionsSnapshot.model_validate(
+            {
+                "location": msg.location,
+                "assets": [_asset_data(a) for a in msg.assets],
+                "jobs": [_job_data(j) for j in msg.jobs],
+            }
+        )
