@@ -278,3 +278,20 @@ def test_unknown_selection_is_a_selection_error(make_repo):
     with pytest.raises(rs.SelectionError, match="'zzz'"):
         repo.materialize("zzz")
     assert repo.storage.get_runs() == []
+
+
+def test_async_asset_runs_when_the_caller_has_a_running_loop(make_repo):
+    """materialize() from inside a running event loop (a notebook) still awaits async assets."""
+    import asyncio
+
+    @rs.Asset
+    async def fetched() -> int:
+        await asyncio.sleep(0)
+        return 7
+
+    repo = make_repo(fetched)
+
+    async def caller() -> int:
+        return repo.materialize().output_for("fetched")
+
+    assert asyncio.run(caller()) == 7

@@ -28,6 +28,7 @@ from rivers.storage import Storage
 
 if TYPE_CHECKING:
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["RunContext", "run_step"]
 
@@ -51,21 +52,38 @@ class RunContext:
     failed_steps: list[str] = field(default_factory=list)
     skipped_steps: list[str] = field(default_factory=list)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    _loop_thread: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def handler_for(self, asset_key: str) -> IOHandler:
         """The IO handler that stores ``asset_key``."""
         return self.assets[asset_key].io_handler or self.default_io
 
     def run_coroutine(self, coro: Any) -> Any:
-        """Await ``coro`` on the run's event loop."""
-        if self._loop is None:
-            import asyncio
+        """Await ``coro`` on the run's own event loop.
 
+        When the caller already runs an event loop in this thread (a notebook, an async
+        application), the run's loop lives in a helper thread instead, since one thread
+        cannot drive two loops.
+        """
+        import asyncio
+
+        if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(coro)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._loop.run_until_complete(coro)
+        if self._loop_thread is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._loop_thread = ThreadPoolExecutor(1, thread_name_prefix="rivers-run-loop")
+        return self._loop_thread.submit(self._loop.run_until_complete, coro).result()
 
     def close(self) -> None:
-        """Release the run's event loop, if one was made."""
+        """Release the run's event loop (and its thread), if one was made."""
+        if self._loop_thread is not None:
+            self._loop_thread.shutdown()
+            self._loop_thread = None
         if self._loop is not None:
             self._loop.close()
             self._loop = None
