@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
 import rivers as rs
+from tests.fixtures.code_locations import failing
 
 
 def _diamond() -> list[rs.Asset]:
@@ -92,24 +93,7 @@ def test_selection_accepts_asset_objects(make_repo):
 
 def test_failure_fails_run_skips_downstream_keeps_the_rest(make_repo):
     """A raising asset fails the run, skips its downstream, and keeps what succeeded."""
-
-    @rs.Asset
-    def source() -> int:
-        return 1
-
-    @rs.Asset
-    def broken(source: int) -> int:
-        raise ValueError(f"cannot handle {source}")
-
-    @rs.Asset
-    def after_broken(broken: int) -> int:
-        return broken
-
-    @rs.Asset
-    def healthy(source: int) -> int:
-        return source + 1
-
-    repo = make_repo(source, broken, after_broken, healthy)
+    repo = make_repo(failing.source, failing.broken, failing.after_broken, failing.healthy)
     result = repo.materialize()
     assert not result.success
     assert result.skipped == ["after_broken"]
@@ -119,8 +103,8 @@ def test_failure_fails_run_skips_downstream_keeps_the_rest(make_repo):
     assert failure.error is not None
     assert failure.error.error_type == "ValueError"
     assert failure.error.message == "cannot handle 1"
-    # The stored traceback is the user's: it starts in this file, not inside rivers.
-    assert "test_materialize.py" in failure.error.traceback
+    # The stored traceback is the user's: it starts in their module, not inside rivers.
+    assert "failing.py" in failure.error.traceback
     assert 'raise ValueError(f"cannot handle {source}")' in failure.error.traceback
     assert "rivers/execution" not in failure.error.traceback
     run = repo.storage.get_run(result.run_id)
