@@ -1,0 +1,254 @@
+"""rivers vs Dagster, side by side: ``make bench`` (``.venv/bin/python benchmarks/run.py``).
+
+Every repetition of every workload runs in a fresh subprocess: ``workloads_rivers.py`` under
+the repo's ``.venv`` python, ``workloads_dagster.py`` under ``benchmarks/.dagster-venv``
+(created on demand). Medians are printed as one table on stdout and written to
+``benchmarks/.work/results.json``; progress goes to stderr. See ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from dagster_env import ensure_dagster
+from report import Cell, Row, Sample, met, ratio, render, target_text
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / ".work"
+RIVERS_PYTHON = REPO / ".venv" / "bin" / "python"
+SCRIPTS = {"rivers": HERE / "workloads_rivers.py", "dagster": HERE / "workloads_dagster.py"}
+
+ROWS = [
+    Row("define-layered", "define+resolve layered 5000", "layered", 5000, "define", "s", 0.5),
+    Row("define-chain", "define+resolve chain 5000", "chain", 5000, "define", "s"),
+    Row("define-wide", "define+resolve wide 5000", "wide", 5000, "define", "s"),
+    Row("plan-cold", "plan all layered 5000 (cold)", "layered", 5000, "plan_cold", "ms", 50),
+    Row("plan-repeat", "plan all layered 5000 (repeat)", "layered", 5000, "plan_repeat", "ms", 1),
+    Row("plan-chain", "plan chain 5000", "chain", 5000, "plan_cold", "ms", None, "plans"),
+    Row("materialize", "materialize layered 500 inline", "materialize_fs", 500, "materialize",
+        "ms/asset", 2),
+    Row("materialize-mem", "materialize layered 500 inline, in-memory IO", "materialize_mem",
+        500, "materialize", "ms/asset", dagster=False),
+    Row("import", "import", "import", 0, "import", "s", 0.3),
+    Row("import-heavy", "import loads grpc/surrealdb/otel.sdk", "import", 0, "heavy_loaded",
+        "modules", None, "none"),
+]  # fmt: skip
+
+Records = dict[tuple[str, str], list[dict[str, Any]]]
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="rivers vs Dagster benchmarks")
+    parser.add_argument("--skip-dagster", action="store_true", help="run rivers only")
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="row id or part of its title (repeatable)"
+    )
+    parser.add_argument("--repeat", type=int, help="fresh-process repetitions (default 5)")
+    parser.add_argument("--quick", action="store_true", help="2 repetitions instead of 5")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per process")
+    args = parser.parse_args()
+    args.repeat = args.repeat or (2 if args.quick else 5)
+    return args
+
+
+def select(only: list[str] | None) -> list[Row]:
+    if not only:
+        return ROWS
+    wanted = [w.lower() for w in only]
+    rows = [r for r in ROWS if any(w == r.id or w in r.title.lower() for w in wanted)]
+    if not rows:
+        sys.exit(f"--only {only} matches no row; row ids: {', '.join(r.id for r in ROWS)}")
+    return rows
+
+
+def child_env() -> dict[str, str]:
+    """Bytecode caches for both tools (kept under .work/), and a Dagster home under .work/."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(WORK / "pycache")
+    env["DAGSTER_HOME"] = str(WORK / "dagster-home")
+    (WORK / "dagster-home").mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def run_once(cmd: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+    """One fresh process; its JSON record (last stdout line), or ``{"crash": why}``."""
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"crash": f"Timeout: no result after {timeout:.0f} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    try:
+        record: dict[str, Any] = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = " / ".join(proc.stderr.strip().splitlines()[-3:])
+        return {"crash": f"Crash: exit {proc.returncode}, no JSON record; stderr: {tail}"}
+    return record
+
+
+def setup_tools(skip_dagster: bool) -> tuple[dict[str, Path], str, str | None]:
+    """Interpreters by tool, what to show for Dagster if it is absent, and its version."""
+    rivers = RIVERS_PYTHON if RIVERS_PYTHON.exists() else Path(sys.executable)
+    pythons = {"rivers": rivers}
+    if skip_dagster:
+        return pythons, "skipped", None
+    try:
+        pythons["dagster"], version = ensure_dagster()
+    except RuntimeError as exc:
+        log(f"Dagster unavailable, continuing with rivers only: {exc}")
+        return pythons, "not installed", None
+    return pythons, "", version
+
+
+def collect(rows: list[Row], pythons: dict[str, Path], args: argparse.Namespace) -> Records:
+    """Run each needed (workload, tool) ``--repeat`` times, interleaving tools per repetition."""
+    env = child_env()
+    for tool, python in pythons.items():
+        log(f"warming the bytecode cache for {tool} (untimed)")
+        run_once([str(python), "-c", f"import {tool}"], env, args.timeout)
+    workloads = list(dict.fromkeys((r.workload, r.n) for r in rows))
+    tools = {
+        w: [t for t in pythons if t == "rivers" or any(r.dagster for r in rows if r.workload == w)]
+        for w, _ in workloads
+    }
+    total = args.repeat * sum(len(tools[w]) for w, _ in workloads)
+    log(f"{total} fresh processes to run; Dagster's share takes several minutes at --repeat 5")
+    records: Records = {}
+    done = 0
+    for workload, n in workloads:
+        for rep in range(1, args.repeat + 1):
+            for tool in tools[workload]:
+                done += 1
+                start = time.perf_counter()
+                cmd = [str(pythons[tool]), str(SCRIPTS[tool]), workload, str(n)]
+                record = run_once(cmd, env, args.timeout)
+                records.setdefault((tool, workload), []).append(record)
+                failed = record.get("crash") or "; ".join(record.get("errors", {}).values())
+                status = f"  FAILED: {failed[:80]}" if failed else ""
+                log(
+                    f"({done}/{total}) {tool:<7} {workload} n={n} rep {rep}/{args.repeat}: "
+                    f"{time.perf_counter() - start:.1f} s{status}"
+                )
+    return records
+
+
+def sample(row: Row, record: dict[str, Any]) -> Sample:
+    """The row's value from one record, or why there is none."""
+    if "crash" in record:
+        return str(record["crash"])
+    metrics, errors = record["metrics"], record["errors"]
+    if row.metric in metrics:
+        return row.convert(metrics[row.metric])
+    if row.metric in record["info"]:
+        return list(record["info"][row.metric])
+    if row.metric in errors:
+        return str(errors[row.metric])
+    if errors:
+        stage, error = next(iter(errors.items()))
+        return f"not reached: stage {stage!r} failed with {error}"
+    return f"missing: {row.metric!r} not reported"
+
+
+def unshown_errors(rows: list[Row], records: Records) -> list[str]:
+    """Errors of stages that no selected row displays (e.g. a repeat plan after a cold one)."""
+    shown = {(r.workload, r.metric) for r in rows}
+    seen: dict[str, int] = {}
+    for (tool, workload), recs in records.items():
+        for rec in recs:
+            for stage, error in rec.get("errors", {}).items():
+                if (workload, stage) not in shown:
+                    key = f"{tool}, {workload} stage {stage!r} (no row): {error}"
+                    seen[key] = seen.get(key, 0) + 1
+    return [f"{key} ({count} runs)" for key, count in seen.items()]
+
+
+def cross_check(records: Records) -> list[str]:
+    """Both tools must agree on what they computed (asset counts, plan sizes, final values)."""
+    notes = []
+    for tool, workload in sorted(records):
+        if tool != "rivers" or ("dagster", workload) not in records:
+            continue
+        for key in ("assets", "steps", "value"):
+            seen = {
+                t: sorted({str(r["info"][key]) for r in recs if key in r.get("info", {})})
+                for t in ("rivers", "dagster")
+                for recs in [records[(t, workload)]]
+            }
+            if seen["rivers"] and seen["dagster"]:
+                verdict = "agree" if seen["rivers"] == seen["dagster"] else "DISAGREE"
+                notes.append(f"check {workload} {key}: {verdict} {seen}")
+    return notes
+
+
+def publish(rows: list[Row], records: Records, dagster_absent: str, meta: dict[str, Any]) -> None:
+    """Print the table (and notes) on stdout, and write it to .work/results.json."""
+    header = ["workload", "rivers", "Dagster", "ratio (D/r)", "target", "met?"]
+    table, out_rows, notes = [], [], []
+    for row in rows:
+        cells = {
+            tool: Cell([sample(row, r) for r in records[(tool, row.workload)]])
+            for tool in ("rivers", "dagster")
+            if (tool, row.workload) in records and (tool == "rivers" or row.dagster)
+        }
+        rivers, dagster = cells["rivers"], cells.get("dagster")
+        d_text = dagster.text(row.unit) if dagster else dagster_absent if row.dagster else "n/a"
+        line = [row.title, rivers.text(row.unit), d_text, ratio(rivers, dagster)]
+        line += [target_text(row), met(row, rivers)]
+        table.append(line)
+        out_rows.append(
+            {"id": row.id, "unit": row.unit, "table": dict(zip(header, line, strict=True))}
+        )
+        out_rows[-1].update({tool: cell.to_json() for tool, cell in cells.items()})
+        for tool, cell in cells.items():
+            for failure in dict.fromkeys(cell.failures):
+                count = f"{cell.failures.count(failure)}/{len(cell.samples)} runs"
+                notes.append(f"{tool}, {row.title}: {failure} ({count})")
+    notes += unshown_errors(rows, records) + cross_check(records)
+    version = meta["dagster_version"] or dagster_absent
+    print(
+        f"\nrivers vs Dagster {version}: median of {meta['repeat']} fresh processes per cell; "
+        f"{meta['cpus']} CPUs, load average {meta['load_average'][0]:.2f} at the end\n"
+    )
+    print(render(header, table))
+    if notes:
+        print("\nnotes:\n" + "\n".join(f"  - {n}" for n in notes))
+    result = WORK / "results.json"
+    raw = {f"{tool} {workload}": recs for (tool, workload), recs in records.items()}
+    out = {"meta": meta, "rows": out_rows, "notes": notes, "records": raw}
+    result.write_text(json.dumps(out, indent=2))
+    log(f"wrote {result.relative_to(REPO)}")
+
+
+def main() -> None:
+    args = parse_args()
+    rows = select(args.only)
+    WORK.mkdir(exist_ok=True)
+    pythons, dagster_absent, dagster_version = setup_tools(args.skip_dagster)
+    records = collect(rows, pythons, args)
+    meta = {
+        "repeat": args.repeat,
+        "dagster_version": dagster_version,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average": list(os.getloadavg()),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    publish(rows, records, dagster_absent, meta)
+
+
+if __name__ == "__main__":
+    main()
