@@ -294,3 +294,23 @@ def test_executor_override_in_process_is_honoured(make_repo):
     repo = make_repo(needs_in_process, executor=rs.Executor.in_process())
     assert repo.materialize().output_for("needs_in_process") == 42
     assert repo.snapshot.assets_by_key["needs_in_process"].executor == "in_process"
+
+
+def test_default_io_handler_follows_the_storage(tmp_path):
+    """The default IO handler is in-memory for Storage.memory() and on disk beside a store."""
+
+    @rs.Asset
+    def thing() -> int:
+        return 1
+
+    repo = rs.CodeRepository(assets=[thing])
+    assert isinstance(repo.io_handler, rs.IOHandler.in_memory().__class__)
+    storage = repo.use_default_storage(rs.Storage.embedded(tmp_path / "store"))
+    try:
+        handler = repo.io_handler
+        assert isinstance(handler, rs.IOHandler.filesystem(tmp_path).__class__)
+        assert handler.base_dir == tmp_path / "io"
+        repo.materialize()
+        assert (tmp_path / "io" / "thing.pkl").exists()
+    finally:
+        storage.close()

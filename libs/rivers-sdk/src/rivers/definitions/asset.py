@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from rivers.definitions.asset_def import AssetDef
 from rivers.definitions.keys import asset_key, key_name
-from rivers.definitions.metadata import MetadataValue, normalize_metadata
+from rivers.definitions.metadata import MetadataValue, normalize_metadata, normalize_tags
 from rivers.definitions.retry import RetryPolicy
 from rivers.definitions.signature import FunctionSpec, analyze_function
 from rivers.errors import DefinitionError
@@ -50,7 +50,7 @@ class Asset:
         deps: ``rs.AssetDef.input(...)`` / ``rs.AssetDef.dep(...)`` declarations, keys or assets.
         io_handler: stores this asset's value and loads it for downstream assets.
         metadata: definition metadata; ``{"rivers/executor": "in_process"}`` overrides the executor.
-        tags: string tags, copied onto nothing at run time but shown and selectable.
+        tags: string tags describing the asset (selectable with ``tag:KEY=VALUE``).
         group: the asset group (default ``"default"``).
         retry_policy: retries of a failed step.
         code_version: a version string of the asset's code.
@@ -187,7 +187,10 @@ class Asset:
             set_(self, "metadata", normalize_metadata(metadata))
         except TypeError as exc:
             raise DefinitionError(f"asset {key!r}: {exc}") from None
-        set_(self, "tags", _check_tags(tags, key))
+        try:
+            set_(self, "tags", normalize_tags(tags))
+        except TypeError as exc:
+            raise DefinitionError(f"asset {key!r}: {exc}") from None
         set_(self, "group", _check_group(group, key))
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise DefinitionError(f"asset {key!r}: retry_policy must be an rs.RetryPolicy")
@@ -266,15 +269,6 @@ class Asset:
 def _doc(fn: Callable[..., Any]) -> str | None:
     doc = inspect.getdoc(fn)
     return doc or None
-
-
-def _check_tags(tags: dict[str, str] | None, key: str) -> dict[str, str]:
-    if not tags:
-        return {}
-    bad = [k for k, v in tags.items() if not isinstance(k, str) or not isinstance(v, str)]
-    if bad:
-        raise DefinitionError(f"asset {key!r}: tags must map strings to strings; bad: {bad}")
-    return dict(tags)
 
 
 def _check_group(group: str | None, key: str) -> str:

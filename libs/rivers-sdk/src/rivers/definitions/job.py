@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rivers.definitions.metadata import normalize_tags
 from rivers.definitions.snapshot import JobSnap
 from rivers.errors import DefinitionError
 from rivers.planning.selection import normalize_selection
@@ -55,7 +56,10 @@ class Job:
         self.selection = normalize_selection(items)
         self.executor = executor
         self.config = dict(config or {})
-        self.tags = dict(tags or {})
+        try:
+            self.tags = normalize_tags(tags)
+        except TypeError as exc:
+            raise DefinitionError(f"job {name!r}: {exc}") from None
         self.description = description
         self._repository: CodeRepository | None = None
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
-__all__ = ["MetadataKind", "MetadataValue", "normalize_metadata"]
+__all__ = ["MetadataKind", "MetadataValue", "normalize_metadata", "normalize_tags"]
 
 MetadataKind = Literal["int", "float", "text", "json", "url", "path", "md", "bool", "timestamp"]
 
@@ -145,3 +146,17 @@ def normalize_metadata(raw: dict[str, Any] | None) -> dict[str, MetadataValue]:
                 f"metadata {key!r}: {reason}; pass a JSON-serialisable value or a MetadataValue"
             ) from None
     return out
+
+
+def normalize_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    """Check that tags map strings to strings and return a copy.
+
+    Raises:
+        TypeError: a key or value is not a string (the message lists the offending keys).
+    """
+    if not tags:
+        return {}
+    bad = [k for k, v in tags.items() if not isinstance(k, str) or not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"tags must map strings to strings; bad keys: {bad}")
+    return dict(tags)

@@ -63,6 +63,7 @@ class CodeRepository:
         self.name = name
         self.executor = executor or Executor.in_process()
         self._io_handler = io_handler
+        self._io_handler_given = io_handler is not None
         self._storage = storage
         self._identity = identity
         self._location_id: str | None = None
@@ -110,6 +111,8 @@ class CodeRepository:
         with self._lock:
             if self._storage is None:
                 self._storage = storage
+                if not self._io_handler_given:
+                    self._io_handler = None  # re-derive the default for this storage
             return self._storage
 
     @property

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rivers.definitions.metadata import normalize_tags
 from rivers.errors import RiversError
 from rivers.execution.config import validate_run_config
 from rivers.execution.eventlog import EventListener, EventLog
@@ -25,15 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["execute_inline"]
 
 log = get_logger("rivers.execution")
-
-
-def _check_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
-    if not tags:
-        return {}
-    bad = [k for k, v in tags.items() if not isinstance(k, str) or not isinstance(v, str)]
-    if bad:
-        raise RiversError(f"run tags must map strings to strings; bad keys: {bad}")
-    return dict(tags)
 
 
 def execute_inline(
@@ -55,7 +47,10 @@ def execute_inline(
     """
     snapshot = repo.snapshot
     plan = build_plan(snapshot, selection)
-    run_tags = _check_tags(tags)
+    try:
+        run_tags = normalize_tags(tags)
+    except TypeError as exc:
+        raise RiversError(f"run {exc}") from None
     configs = validate_run_config(repo.assets, plan.asset_keys, config)
     storage = repo.storage
     location_id = repo.location_id()
