@@ -75,6 +75,46 @@ DEFINE FIELD IF NOT EXISTS data ON kv TYPE any;
 DEFINE FIELD IF NOT EXISTS updated_at ON kv TYPE float;
 """
 
+# Version 2: partitions. Dynamic partition keys (ordered by when they were added), the latest
+# failure per asset and partition (cleared by a later materialization), and backfills.
+_V2 = """
+DEFINE TABLE IF NOT EXISTS dynamic_partition SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS name ON dynamic_partition TYPE string;
+DEFINE FIELD IF NOT EXISTS key ON dynamic_partition TYPE string;
+DEFINE FIELD IF NOT EXISTS seq ON dynamic_partition TYPE int;
+DEFINE INDEX IF NOT EXISTS dynamic_partition_name ON dynamic_partition FIELDS name, seq;
+
+DEFINE TABLE IF NOT EXISTS asset_failure SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS location_id ON asset_failure TYPE string;
+DEFINE FIELD IF NOT EXISTS asset_key ON asset_failure TYPE string;
+DEFINE FIELD IF NOT EXISTS partition_key ON asset_failure TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS run_id ON asset_failure TYPE string;
+DEFINE FIELD IF NOT EXISTS event_seq ON asset_failure TYPE int;
+DEFINE FIELD IF NOT EXISTS timestamp ON asset_failure TYPE float;
+DEFINE FIELD IF NOT EXISTS reason ON asset_failure TYPE string;
+DEFINE INDEX IF NOT EXISTS asset_failure_key ON asset_failure FIELDS location_id, asset_key;
+
+DEFINE TABLE IF NOT EXISTS backfill SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS backfill_id ON backfill TYPE string;
+DEFINE FIELD IF NOT EXISTS location_id ON backfill TYPE string;
+DEFINE FIELD IF NOT EXISTS status ON backfill TYPE string;
+DEFINE FIELD IF NOT EXISTS created_at ON backfill TYPE float;
+DEFINE FIELD IF NOT EXISTS end_time ON backfill TYPE option<float>;
+DEFINE FIELD IF NOT EXISTS asset_selection ON backfill TYPE array<string>;
+DEFINE FIELD IF NOT EXISTS partitions ON backfill TYPE object FLEXIBLE;
+DEFINE FIELD IF NOT EXISTS strategy ON backfill TYPE object FLEXIBLE;
+DEFINE FIELD IF NOT EXISTS tags ON backfill TYPE object FLEXIBLE DEFAULT {};
+DEFINE FIELD IF NOT EXISTS requested ON backfill TYPE int;
+DEFINE FIELD IF NOT EXISTS succeeded ON backfill TYPE int DEFAULT 0;
+DEFINE FIELD IF NOT EXISTS failed ON backfill TYPE int DEFAULT 0;
+DEFINE FIELD IF NOT EXISTS runs_total ON backfill TYPE int DEFAULT 0;
+DEFINE FIELD IF NOT EXISTS runs_done ON backfill TYPE int DEFAULT 0;
+DEFINE FIELD IF NOT EXISTS failed_partitions ON backfill TYPE object FLEXIBLE DEFAULT {};
+DEFINE FIELD IF NOT EXISTS run_ids ON backfill TYPE array<string> DEFAULT [];
+DEFINE FIELD IF NOT EXISTS parent_backfill_id ON backfill TYPE option<string>;
+DEFINE INDEX IF NOT EXISTS backfill_created ON backfill FIELDS location_id, created_at;
+"""
+
 #: Each migration takes the store from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 from rivers.storage._events import EventStore
 from rivers.storage._kv import KVStore
+from rivers.storage._partitions import DynamicPartitionStore
 from rivers.storage._runs import RunStore
 
 __all__ = ["Storage"]
 
 
-class Storage(RunStore, EventStore, KVStore):
-    """Typed access to a SurrealDB store: runs, events, asset records, locations, KV.
+class Storage(RunStore, EventStore, DynamicPartitionStore, KVStore):
+    """Typed access to a SurrealDB store: runs, events, assets, partitions, locations, KV.
 
     Build one with a factory; the engine opens on first use (or :meth:`open`) and is closed by
     :meth:`close`, a ``with`` block, or at interpreter exit.
