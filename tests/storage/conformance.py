@@ -17,7 +17,7 @@ import pytest
 from rivers.definitions.metadata import MetadataValue
 from rivers.errors import StorageError
 from rivers.execution.events import ErrorInfo, EventKind, RunEvent
-from rivers.storage import AssetRecord, RunRecord, RunStatus, Storage
+from rivers.storage import AssetRecord, BackfillRecord, BackfillState, RunRecord, RunStatus, Storage
 from rivers.storage.schema import SCHEMA_VERSION
 
 MATERIALIZATION = EventKind.ASSET_MATERIALIZATION
@@ -384,3 +384,88 @@ class StorageConformance:
         storage.kv_delete("never-set")
         assert storage.kv_get("sensor/b", "gone") == "gone"
         assert storage.kv_list() == {"sensor/a": {"cursor": 3, "seen": ["x", "y"]}}
+
+    # --- partitions ------------------------------------------------------------------------
+
+    def test_dynamic_partitions_add_is_idempotent_and_ordered(self, storage: Storage) -> None:
+        """Adding keys keeps their order, skips existing ones; delete/has/count agree."""
+        assert storage.add_dynamic_partitions("tenants", ["b", "a", "b"]) == ["b", "a"]
+        assert storage.add_dynamic_partitions("tenants", ["a", "c"]) == ["c"]
+        assert storage.add_dynamic_partitions("other", ["a"]) == ["a"]
+        assert storage.get_dynamic_partitions("tenants") == ["b", "a", "c"]
+        assert storage.count_dynamic_partitions("tenants") == 3
+        assert storage.has_dynamic_partition("tenants", "c")
+        storage.delete_dynamic_partitions("tenants", ["a", "never"])
+        assert storage.get_dynamic_partitions("tenants") == ["b", "c"]
+        assert not storage.has_dynamic_partition("tenants", "a")
+        assert storage.get_dynamic_partitions("other") == ["a"]
+        assert storage.get_dynamic_partitions("unknown") == []
+
+    @pytest.mark.parametrize("bad", ["", "a|b", " padded"])
+    def test_dynamic_partition_keys_are_validated(self, storage: Storage, bad: str) -> None:
+        """Empty keys, the multi-key separator and surrounding spaces are refused."""
+        with pytest.raises(StorageError, match="invalid key"):
+            storage.add_dynamic_partitions("tenants", [bad])
+
+    def test_partition_outcome_is_the_latest_attempt(self, storage: Storage) -> None:
+        """A failure after a success marks the partition failed; a later success clears it."""
+        failed = EventKind.ASSET_FAILED
+        storage.store_events(
+            [
+                materialized("r1", "a", "p1"),
+                materialized("r1", "a", "p2"),
+                event("r1", failed, asset_key="a", partition_key="p2", message="boom"),
+                event("r1", failed, asset_key="a", partition_key="p3", message="bad input"),
+            ],
+            location_id="loc",
+        )
+        done, failures = storage.get_asset_partition_outcomes("loc", "a")
+        assert done == ["p1"]
+        assert failures == {"p2": "boom", "p3": "bad input"}
+        storage.store_events([materialized("r2", "a", "p3")], location_id="loc")
+        done, failures = storage.get_asset_partition_outcomes("loc", "a")
+        assert sorted(done) == ["p1", "p3"]
+        assert failures == {"p2": "boom"}
+        assert storage.get_asset_partition_outcomes("other", "a") == ([], {})
+
+    # --- backfills -------------------------------------------------------------------------
+
+    def test_backfill_progress_is_accumulated_atomically(self, storage: Storage) -> None:
+        """Run outcomes add up in the stored backfill, from concurrent writers too."""
+        backfill = BackfillRecord(
+            backfill_id="b1",
+            location_id="loc",
+            status=BackfillState.IN_PROGRESS,
+            created_at=time.time(),
+            asset_selection=("a",),
+            partitions={"keys": [f"k{i}" for i in range(20)]},
+            strategy={"kind": "multi_run"},
+            requested=20,
+        )
+        storage.add_backfill(backfill)
+        with pytest.raises(StorageError):
+            storage.add_backfill(backfill)
+
+        def report(i: int) -> None:
+            failed = {f"k{i}": "boom"} if i % 5 == 0 else {}
+            storage.record_backfill_run(
+                "b1", run_id=f"r{i}", succeeded=0 if failed else 1, failed_partitions=failed
+            )
+
+        threads = [threading.Thread(target=report, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stored = storage.get_backfill("b1")
+        assert stored is not None
+        assert (stored.succeeded, stored.failed, stored.runs_done) == (16, 4, 20)
+        assert stored.in_progress == 0
+        assert stored.failed_partitions == {f"k{i}": "boom" for i in (0, 5, 10, 15)}
+        assert sorted(stored.run_ids) == sorted(f"r{i}" for i in range(20))
+        done = storage.update_backfill("b1", status=BackfillState.COMPLETED, end_time=1.0)
+        assert done.status is BackfillState.COMPLETED
+        assert storage.get_backfills(location_id="loc") == [done]
+        assert storage.get_backfill("nope") is None
+        with pytest.raises(StorageError, match="no backfill"):
+            storage.update_backfill("nope", status=BackfillState.FAILED)

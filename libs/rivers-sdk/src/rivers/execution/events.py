@@ -30,6 +30,7 @@ class EventKind(StrEnum):
     STEP_UP_FOR_RETRY = "STEP_UP_FOR_RETRY"
     ASSET_MATERIALIZATION = "ASSET_MATERIALIZATION"
     LOG = "LOG"
+    ASSET_FAILED = "ASSET_FAILED"
 
 
 class ErrorInfo(BaseModel):

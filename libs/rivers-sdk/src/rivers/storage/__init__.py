@@ -3,7 +3,22 @@
 Importing this package does not import the SurrealDB SDK; opening a store does.
 """
 
-from rivers.storage.records import AssetRecord, LocationRecord, RunRecord, RunStatus
+from rivers.storage.records import (
+    AssetRecord,
+    BackfillRecord,
+    BackfillState,
+    LocationRecord,
+    RunRecord,
+    RunStatus,
+)
 from rivers.storage.storage import Storage
 
-__all__ = ["AssetRecord", "LocationRecord", "RunRecord", "RunStatus", "Storage"]
+__all__ = [
+    "AssetRecord",
+    "BackfillRecord",
+    "BackfillState",
+    "LocationRecord",
+    "RunRecord",
+    "RunStatus",
+    "Storage",
+]

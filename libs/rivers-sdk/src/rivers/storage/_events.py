@@ -1,9 +1,11 @@
-"""Run events (append-only, gap-free global sequence) and asset records.
+"""Run events (append-only, gap-free global sequence), asset records and asset failures.
 
 Events get their ``seq`` from a counter row updated in the same transaction as the insert, so
 sequence numbers are dense and commit in order: a reader polling ``seq > last`` never misses
-one (SURREALDB-NOTES.md, "Noticing new rows"). Materialization events update the latest asset
-record in that same transaction.
+one (SURREALDB-NOTES.md, "Noticing new rows"). In that same transaction, materialization
+events update the latest asset record of their asset (and partition) and clear its failure;
+``ASSET_FAILED`` events record the failure. So an asset partition's status is always the
+outcome of its latest attempt.
 """
 
 from __future__ import annotations
@@ -30,10 +32,19 @@ INSERT INTO asset_record $records.map(|$r| object::extend($r, {
 }).remove('index')) ON DUPLICATE KEY UPDATE
     run_id = $input.run_id, event_seq = $input.event_seq, timestamp = $input.timestamp,
     data_version = $input.data_version, metadata = $input.metadata RETURN NONE;
+INSERT INTO asset_failure $failures.map(|$f| object::extend($f, {
+    id: [$loc, $f.asset_key, $f.partition_key], location_id: $loc, event_seq: $base + $f.index + 1
+}).remove('index')) ON DUPLICATE KEY UPDATE
+    run_id = $input.run_id, event_seq = $input.event_seq, timestamp = $input.timestamp,
+    reason = $input.reason RETURN NONE;
+FOR $c IN $cleared {
+    DELETE type::record('asset_failure', [$loc, $c.asset_key, $c.partition_key]);
+};
 COMMIT;
 RETURN $base;
 """
 
+_OUTCOMES = (EventKind.ASSET_MATERIALIZATION, EventKind.ASSET_FAILED)
 _EVENT_FIELDS = "* OMIT id, location_id"
 _RECORD_FIELDS = "* OMIT id"
 
@@ -45,27 +56,51 @@ class EventStore(StorageBase):
         """Append ``events`` in one transaction; returns them with their ``seq`` set.
 
         ``ASSET_MATERIALIZATION`` events also become the latest asset record of their asset
-        and partition, in the same transaction.
+        and partition (clearing a recorded failure), and ``ASSET_FAILED`` events record one,
+        in the same transaction.
         """
         if not events:
             return []
         rows: list[dict[str, Any]] = []
-        records: list[dict[str, Any]] = []
+        # The last outcome per (asset, partition) in this batch decides its status.
+        outcome: dict[tuple[str, str | None], tuple[int, RunEvent]] = {}
         for index, event in enumerate(events):
-            row = event.model_dump(mode="json", exclude_none=True, exclude={"seq"})
-            rows.append(row)
-            if event.kind is EventKind.ASSET_MATERIALIZATION and event.asset_key:
+            rows.append(event.model_dump(mode="json", exclude_none=True, exclude={"seq"}))
+            if event.asset_key and event.kind in _OUTCOMES:
+                outcome[(event.asset_key, event.partition_key)] = (index, event)
+        records: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
+        cleared: list[dict[str, Any]] = []
+        for (asset_key, partition_key), (index, event) in outcome.items():
+            base_row = {"index": index, "asset_key": asset_key, "partition_key": partition_key}
+            if event.kind is EventKind.ASSET_MATERIALIZATION:
                 record = {
-                    "index": index,
-                    "asset_key": event.asset_key,
-                    "partition_key": event.partition_key,
+                    **base_row,
                     "run_id": event.run_id,
                     "timestamp": event.timestamp,
                     "data_version": event.data_version,
-                    "metadata": row.get("metadata", {}),
+                    "metadata": rows[index].get("metadata", {}),
                 }
                 records.append({k: v for k, v in record.items() if v is not None})
-        result = self._q(_STORE_EVENTS, {"events": rows, "records": records, "loc": location_id})
+                cleared.append({"asset_key": asset_key, "partition_key": partition_key})
+            else:
+                failure = {
+                    **base_row,
+                    "run_id": event.run_id,
+                    "timestamp": event.timestamp,
+                    "reason": event.message,
+                }
+                failures.append({k: v for k, v in failure.items() if v is not None})
+        result = self._q(
+            _STORE_EVENTS,
+            {
+                "events": rows,
+                "records": records,
+                "failures": failures,
+                "cleared": [{k: v for k, v in c.items() if v is not None} for c in cleared],
+                "loc": location_id,
+            },
+        )
         base = int(result[-1])
         return [e.model_copy(update={"seq": base + i + 1}) for i, e in enumerate(events)]
 
@@ -150,3 +185,23 @@ class EventStore(StorageBase):
                 {"loc": location_id, "keys": sorted(set(asset_keys))},
             )
         return [AssetRecord.model_validate(r) for r in rows]
+
+    # --- partition status ----------------------------------------------------------------
+
+    def get_asset_partition_outcomes(
+        self, location_id: str, asset_key: str
+    ) -> tuple[list[str | None], dict[str | None, str]]:
+        """Partitions of an asset whose latest attempt succeeded, and those that failed.
+
+        Returns ``(materialized, failed)``: keys whose latest outcome is a materialization
+        (``None`` stands for an unpartitioned asset) and a mapping of failed keys to reasons.
+        Two indexed queries, whatever the number of partitions.
+        """
+        materialized, failures = self._q(
+            "SELECT VALUE partition_key FROM asset_record WHERE location_id = $loc AND "
+            "asset_key = $key; SELECT partition_key, reason FROM asset_failure WHERE "
+            "location_id = $loc AND asset_key = $key;",
+            {"loc": location_id, "key": asset_key},
+        )
+        failed = {row.get("partition_key"): row["reason"] for row in failures}
+        return [k for k in materialized if k not in failed], failed

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from rivers.definitions.metadata import MetadataValue
 
-__all__ = ["AssetRecord", "LocationRecord", "RunRecord", "RunStatus"]
+__all__ = [
+    "AssetRecord",
+    "BackfillRecord",
+    "BackfillState",
+    "LocationRecord",
+    "RunRecord",
+    "RunStatus",
+]
 
 _FROZEN = ConfigDict(frozen=True, extra="ignore")
 
@@ -79,3 +87,52 @@ class LocationRecord(BaseModel):
     identity: str
     name: str
     created_at: float
+
+
+class BackfillState(StrEnum):
+    """Lifecycle of a backfill."""
+
+    REQUESTED = "REQUESTED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the backfill has reached a final state."""
+        return self in (BackfillState.COMPLETED, BackfillState.FAILED, BackfillState.CANCELED)
+
+
+class BackfillRecord(BaseModel):
+    """A stored backfill: what it covers, how it runs, and how far it got.
+
+    ``partitions`` is the serialised partition selection (the same spec the backfill was
+    requested with) and ``strategy`` the serialised backfill strategy, so a backfill can be
+    resumed or re-run from storage alone.
+    """
+
+    model_config = _FROZEN
+
+    backfill_id: str
+    location_id: str
+    status: BackfillState
+    created_at: float
+    end_time: float | None = None
+    asset_selection: tuple[str, ...]
+    partitions: dict[str, Any]
+    strategy: dict[str, Any]
+    tags: dict[str, str] = {}
+    requested: int
+    succeeded: int = 0
+    failed: int = 0
+    runs_total: int = 0
+    runs_done: int = 0
+    failed_partitions: dict[str, str] = {}
+    run_ids: tuple[str, ...] = ()
+    parent_backfill_id: str | None = None
+
+    @property
+    def in_progress(self) -> int:
+        """Partitions neither succeeded nor failed yet."""
+        return max(self.requested - self.succeeded - self.failed, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rivers.storage._backfills import BackfillStore
 from rivers.storage._events import EventStore
 from rivers.storage._kv import KVStore
 from rivers.storage._partitions import DynamicPartitionStore
@@ -13,7 +14,7 @@ from rivers.storage._runs import RunStore
 __all__ = ["Storage"]
 
 
-class Storage(RunStore, EventStore, DynamicPartitionStore, KVStore):
+class Storage(RunStore, EventStore, DynamicPartitionStore, BackfillStore, KVStore):
     """Typed access to a SurrealDB store: runs, events, assets, partitions, locations, KV.
 
     Build one with a factory; the engine opens on first use (or :meth:`open`) and is closed by
