@@ -18,12 +18,24 @@ from rivers.errors import (
     StorageError,
     UserCodeError,
 )
+from rivers.execution.backfill import BackfillStatus
 from rivers.execution.context import AssetExecutionContext, SelfDependency
 from rivers.execution.events import ErrorInfo, EventKind, RunEvent
 from rivers.execution.executor import Executor
 from rivers.execution.io import InputContext, IOHandler, OutputContext
 from rivers.execution.result import MaterializeResult
-from rivers.storage import AssetRecord, RunRecord, RunStatus, Storage
+from rivers.execution.status import PartitionStatus
+from rivers.partitions import (
+    BackfillStrategy,
+    PartitionError,
+    PartitionKey,
+    PartitionKeyRange,
+    PartitionKeys,
+    PartitionMapping,
+    PartitionsDefinition,
+    TimeWindow,
+)
+from rivers.storage import AssetRecord, BackfillState, RunRecord, RunStatus, Storage
 
 __version__ = "0.1.0"
 
@@ -32,6 +44,9 @@ __all__ = [
     "AssetDef",
     "AssetExecutionContext",
     "AssetRecord",
+    "BackfillState",
+    "BackfillStatus",
+    "BackfillStrategy",
     "CodeRepository",
     "DefinitionError",
     "ErrorInfo",
@@ -45,6 +60,13 @@ __all__ = [
     "MetadataValue",
     "Output",
     "OutputContext",
+    "PartitionError",
+    "PartitionKey",
+    "PartitionKeyRange",
+    "PartitionKeys",
+    "PartitionMapping",
+    "PartitionStatus",
+    "PartitionsDefinition",
     "RetryPolicy",
     "RiversError",
     "RunConfigError",
@@ -55,6 +77,7 @@ __all__ = [
     "SelfDependency",
     "Storage",
     "StorageError",
+    "TimeWindow",
     "UserCodeError",
     "__version__",
 ]

@@ -2,7 +2,8 @@
 
 Snapshots hold thousands of assets, so both directions work on plain dicts (see
 ``rivers._convert.common``): upb builds the nested message in C and pydantic-core builds and
-validates the model tree in one call.
+validates the model tree in one call. Partition definitions and mappings, shared by many assets
+and costly to validate, go through a per-snapshot ``PartitionsMemo`` instead.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rivers._convert.common import (
     retry_fields,
     tags_fields,
 )
+from rivers._convert.partitions import PartitionsMemo, backfill_data, backfill_fields
 from rivers._gc import gc_paused
 from rivers._proto.rivers.v1 import definitions_pb2 as pb
 from rivers.definitions.snapshot import AssetSnap, DefinitionsSnapshot, DependencySnap, JobSnap
@@ -43,7 +45,7 @@ _KIND_TO_PROTO: dict[Literal["asset", "external"], pb.AssetKind] = {
 _KIND_FROM_PROTO = {v: k for k, v in _KIND_TO_PROTO.items()}
 
 
-def _dependency_fields(dep: DependencySnap) -> dict[str, Any]:
+def _dependency_fields(dep: DependencySnap, memo: PartitionsMemo) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "asset_key": dep.asset_key,
         "role": _ROLE_TO_PROTO[dep.role],
@@ -51,10 +53,12 @@ def _dependency_fields(dep: DependencySnap) -> dict[str, Any]:
     }
     if dep.metadata:
         fields["metadata"] = metadata_fields(dep.metadata)
+    if dep.partition_mapping is not None:
+        fields["partition_mapping"] = memo.mapping_fields(dep.partition_mapping)
     return fields
 
 
-def _dependency_data(msg: pb.DependencySnap) -> dict[str, Any]:
+def _dependency_data(msg: pb.DependencySnap, memo: PartitionsMemo) -> dict[str, Any]:
     role = _ROLE_FROM_PROTO.get(msg.role)
     if role is None:
         raise ValueError(f"DependencySnap {msg.asset_key!r}: unsupported role {msg.role}")
@@ -63,17 +67,20 @@ def _dependency_data(msg: pb.DependencySnap) -> dict[str, Any]:
         "role": role,
         "arg_name": msg.arg_name if msg.HasField("arg_name") else None,
         "metadata": metadata_data(msg.metadata) if msg.metadata else {},
+        "partition_mapping": (
+            memo.mapping(msg.partition_mapping) if msg.HasField("partition_mapping") else None
+        ),
     }
 
 
-def _asset_fields(asset: AssetSnap) -> dict[str, Any]:
+def _asset_fields(asset: AssetSnap, memo: PartitionsMemo) -> dict[str, Any]:
     return {
         "key": asset.key,
         "kind": _KIND_TO_PROTO[asset.kind],
         "step_key": asset.step_key,
         "group": asset.group,
         "description": asset.description,
-        "dependencies": [_dependency_fields(d) for d in asset.dependencies],
+        "dependencies": [_dependency_fields(d, memo) for d in asset.dependencies],
         "code_version": asset.code_version,
         "tags": tags_fields(asset.tags) if asset.tags else None,
         "metadata": metadata_fields(asset.metadata) if asset.metadata else None,
@@ -84,10 +91,16 @@ def _asset_fields(asset: AssetSnap) -> dict[str, Any]:
         ),
         "retry_policy": None if asset.retry_policy is None else retry_fields(asset.retry_policy),
         "executor": asset.executor,
+        "partitions_def": (
+            None if asset.partitions_def is None else memo.partitions_fields(asset.partitions_def)
+        ),
+        "backfill_strategy": (
+            None if asset.backfill_strategy is None else backfill_fields(asset.backfill_strategy)
+        ),
     }
 
 
-def _asset_data(msg: pb.AssetSnap) -> dict[str, Any]:
+def _asset_data(msg: pb.AssetSnap, memo: PartitionsMemo) -> dict[str, Any]:
     kind = _KIND_FROM_PROTO.get(msg.kind)
     if kind is None:
         raise ValueError(f"AssetSnap {msg.key!r}: unsupported kind {msg.kind}")
@@ -97,7 +110,7 @@ def _asset_data(msg: pb.AssetSnap) -> dict[str, Any]:
         "step_key": msg.step_key,
         "group": msg.group,
         "description": msg.description if msg.HasField("description") else None,
-        "dependencies": [_dependency_data(d) for d in msg.dependencies],
+        "dependencies": [_dependency_data(d, memo) for d in msg.dependencies],
         "code_version": msg.code_version if msg.HasField("code_version") else None,
         "tags": {e.key: e.value for e in msg.tags} if msg.tags else {},
         "metadata": metadata_data(msg.metadata) if msg.metadata else {},
@@ -108,6 +121,12 @@ def _asset_data(msg: pb.AssetSnap) -> dict[str, Any]:
         ),
         "retry_policy": retry_data(msg.retry_policy) if msg.HasField("retry_policy") else None,
         "executor": msg.executor if msg.HasField("executor") else None,
+        "partitions_def": (
+            memo.partitions(msg.partitions_def) if msg.HasField("partitions_def") else None
+        ),
+        "backfill_strategy": (
+            backfill_data(msg.backfill_strategy) if msg.HasField("backfill_strategy") else None
+        ),
     }
 
 
@@ -131,7 +150,7 @@ def _job_data(msg: pb.JobSnap) -> dict[str, Any]:
 
 def asset_to_proto(asset: AssetSnap) -> pb.AssetSnap:
     """Encode one asset of a snapshot."""
-    return pb.AssetSnap(**_asset_fields(asset))
+    return pb.AssetSnap(**_asset_fields(asset, PartitionsMemo()))
 
 
 def asset_from_proto(msg: pb.AssetSnap) -> AssetSnap:
@@ -139,8 +158,9 @@ def asset_from_proto(msg: pb.AssetSnap) -> AssetSnap:
 
     Raises:
         ValueError: an enum field is unspecified or unknown, or a value is invalid.
+        PartitionError: a partitions definition, mapping or backfill strategy is invalid.
     """
-    return AssetSnap.model_validate(_asset_data(msg))
+    return AssetSnap.model_validate(_asset_data(msg, PartitionsMemo()))
 
 
 def job_to_proto(job: JobSnap) -> pb.JobSnap:
@@ -172,9 +192,9 @@ def snapshot_to_proto(snapshot: DefinitionsSnapshot) -> pb.DefinitionsSnapshot:
             snapshot_id=snapshot.snapshot_id,
             jobs=[_job_fields(j) for j in snapshot.jobs],
         )
-        add = msg.assets.add
+        add, memo = msg.assets.add, PartitionsMemo()
         for asset in snapshot.assets:
-            add(**_asset_fields(asset))
+            add(**_asset_fields(asset, memo))
         return msg
 
 
@@ -192,12 +212,14 @@ def snapshot_from_proto(msg: pb.DefinitionsSnapshot) -> DefinitionsSnapshot:
 
     Raises:
         ValueError: an enum field is unspecified or unknown, or a value is invalid.
+        PartitionError: a partitions definition, mapping or backfill strategy is invalid.
     """
+    memo = PartitionsMemo()
     with gc_paused():
         return DefinitionsSnapshot.model_validate(
             {
                 "location": msg.location,
-                "assets": [_asset_data(a) for a in msg.assets],
+                "assets": [_asset_data(a, memo) for a in msg.assets],
                 "jobs": [_job_data(j) for j in msg.jobs],
             }
         )

@@ -15,7 +15,7 @@ from rivers.errors import RiversError
 from rivers.planning.plan import build_plan
 from rivers.storage import Storage
 
-__all__ = ["parse_storage", "register"]
+__all__ = ["load_config", "parse_storage", "parse_tags", "register", "split_items"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--config", type=Path, help="run config file (YAML, JSON or TOML): {asset: {field: value}}"
     )
     parser.add_argument(
+        "--partition",
+        action="append",
+        metavar="KEY",
+        help="partition of the partitioned assets to run (repeatable: one run for all given)",
+    )
+    parser.add_argument(
         "--tag", action="append", default=[], metavar="KEY=VALUE", help="tag the run (repeatable)"
     )
     parser.add_argument(
@@ -62,9 +68,11 @@ def parse_storage(value: str) -> Storage:
     return Storage.embedded(value)
 
 
-def _load_config(path: Path | None) -> dict[str, Any]:
+def load_config(path: Path | str | None) -> dict[str, Any]:
+    """Read a run config file (YAML, JSON or TOML by extension); ``{}`` without one."""
     if path is None:
         return {}
+    path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
@@ -87,7 +95,8 @@ def _load_config(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def _parse_tags(items: list[str]) -> dict[str, str]:
+def parse_tags(items: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings as a dict."""
     tags = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -97,9 +106,8 @@ def _parse_tags(items: list[str]) -> dict[str, str]:
     return tags
 
 
-def _selection(items: list[str] | None) -> list[str] | None:
-    if not items:
-        return None
+def split_items(items: list[str]) -> list[str]:
+    """Repeated and comma-separated command-line values, flattened."""
     return [part.strip() for item in items for part in item.split(",") if part.strip()]
 
 
@@ -108,15 +116,21 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     module, _, attribute = args.module.partition(":")
     repo = load_repository(module, attribute or None)
-    config = _load_config(args.config)
-    tags = _parse_tags(args.tag)
-    selection = _selection(args.select)
+    config = load_config(args.config)
+    tags = parse_tags(args.tag)
+    selection = split_items(args.select) if args.select else None
     storage = repo.use_default_storage(parse_storage(args.storage))
     plan = build_plan(repo.snapshot, selection)
     console.line(
         f"rivers materialize {args.module}: {len(plan.steps)} step(s), storage {storage!r}"
     )
     progress = RunProgress(console, total_steps=len(plan.steps))
-    result = repo.materialize(selection, config=config, tags=tags, _listeners=[progress])
+    partition = None
+    if args.partition:
+        keys = split_items(args.partition)
+        partition = keys[0] if len(keys) == 1 else keys
+    result = repo.materialize(
+        selection, config=config, tags=tags, partition=partition, _listeners=[progress]
+    )
     progress.summary(result)
     return 0 if result.success else 1

@@ -16,6 +16,7 @@ from rivers.errors import DefinitionError
 
 if TYPE_CHECKING:
     from rivers.execution.io import IOHandler
+    from rivers.partitions import BackfillStrategy, PartitionsDefinition
 
 __all__ = ["EXECUTOR_METADATA_KEY", "Asset", "AssetKind"]
 
@@ -53,12 +54,16 @@ class Asset:
         tags: string tags describing the asset (selectable with ``tag:KEY=VALUE``).
         group: the asset group (default ``"default"``).
         retry_policy: retries of a failed step.
+        partitions_def: an ``rs.PartitionsDefinition``: the asset is materialized per partition.
+        backfill_strategy: how backfills run it (``rs.BackfillStrategy``; default one run per
+            partition).
         code_version: a version string of the asset's code.
         description: defaults to the function's docstring.
     """
 
     __slots__ = (
         "_frozen",
+        "backfill_strategy",
         "code_version",
         "description",
         "fn",
@@ -67,6 +72,7 @@ class Asset:
         "key",
         "kind",
         "metadata",
+        "partitions_def",
         "retry_policy",
         "spec",
         "tags",
@@ -81,6 +87,8 @@ class Asset:
     tags: dict[str, str]
     group: str
     retry_policy: RetryPolicy | None
+    partitions_def: PartitionsDefinition | None
+    backfill_strategy: BackfillStrategy | None
     code_version: str | None
     description: str | None
 
@@ -101,6 +109,8 @@ class Asset:
         tags: dict[str, str] | None = None,
         group: str | None = None,
         retry_policy: RetryPolicy | None = None,
+        partitions_def: PartitionsDefinition | None = None,
+        backfill_strategy: BackfillStrategy | None = None,
         code_version: str | None = None,
         description: str | None = None,
     ) -> Callable[[Callable[..., Any]], Asset]: ...
@@ -133,6 +143,8 @@ class Asset:
         tags: dict[str, str] | None = None,
         group: str | None = None,
         retry_policy: RetryPolicy | None = None,
+        partitions_def: PartitionsDefinition | None = None,
+        backfill_strategy: BackfillStrategy | None = None,
         code_version: str | None = None,
         description: str | None = None,
     ) -> Asset:
@@ -156,6 +168,8 @@ class Asset:
             tags=tags,
             group=group,
             retry_policy=retry_policy,
+            partitions_def=partitions_def,
+            backfill_strategy=backfill_strategy,
             code_version=code_version,
             description=description if description is not None else _doc(fn),
         )
@@ -175,6 +189,8 @@ class Asset:
         retry_policy: RetryPolicy | None,
         code_version: str | None,
         description: str | None,
+        partitions_def: Any = None,
+        backfill_strategy: Any = None,
     ) -> Asset:
         self = object.__new__(cls)
         set_ = object.__setattr__
@@ -195,6 +211,8 @@ class Asset:
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise DefinitionError(f"asset {key!r}: retry_policy must be an rs.RetryPolicy")
         set_(self, "retry_policy", retry_policy)
+        set_(self, "partitions_def", _check_partitions(partitions_def, backfill_strategy, key))
+        set_(self, "backfill_strategy", backfill_strategy)
         set_(self, "code_version", code_version)
         set_(self, "description", description)
         executor = self.metadata.get(EXECUTOR_METADATA_KEY)
@@ -216,6 +234,7 @@ class Asset:
         io_handler: IOHandler | None = None,
         group: str | None = None,
         tags: dict[str, str] | None = None,
+        partitions_def: PartitionsDefinition | None = None,
     ) -> Asset:
         """An asset produced outside rivers: it can be depended on, never run.
 
@@ -237,6 +256,7 @@ class Asset:
             retry_policy=None,
             code_version=None,
             description=description,
+            partitions_def=partitions_def,
         )
 
     @property
@@ -289,3 +309,23 @@ def _check_io_handler(handler: Any, key: str) -> Any:
             f"asset {key!r}: io_handler must be an rs.IOHandler instance, not {handler!r}"
         )
     return handler
+
+
+def _check_partitions(partitions_def: Any, strategy: Any, key: str) -> Any:
+    if partitions_def is None and strategy is None:
+        return None
+    from rivers.partitions import BackfillStrategy, PartitionsDefinition
+
+    if partitions_def is not None and not isinstance(partitions_def, PartitionsDefinition):
+        raise DefinitionError(
+            f"asset {key!r}: partitions_def must be an rs.PartitionsDefinition, "
+            f"not {partitions_def!r}"
+        )
+    if strategy is not None:
+        if not isinstance(strategy, BackfillStrategy):
+            raise DefinitionError(
+                f"asset {key!r}: backfill_strategy must be an rs.BackfillStrategy, not {strategy!r}"
+            )
+        if partitions_def is None:
+            raise DefinitionError(f"asset {key!r}: backfill_strategy needs a partitions_def")
+    return partitions_def

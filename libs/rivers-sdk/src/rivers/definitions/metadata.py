@@ -23,7 +23,7 @@ class MetadataValue(BaseModel):
         MetadataValue(kind='int', value=42)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     kind: MetadataKind
     value: Any

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +19,11 @@ from rivers.execution.io import IOHandler
 from rivers.storage import Storage
 
 if TYPE_CHECKING:
+    from rivers.execution.backfill import BackfillStatus
     from rivers.execution.eventlog import EventListener
     from rivers.execution.result import MaterializeResult
+    from rivers.execution.status import PartitionStatus
+    from rivers.partitions import BackfillStrategy
 
 __all__ = ["CodeRepository"]
 
@@ -177,6 +180,7 @@ class CodeRepository:
         config: Mapping[str, Any] | None = None,
         tags: Mapping[str, str] | None = None,
         executor: Executor | None = None,
+        partition: Any = None,
         _listeners: Sequence[EventListener] = (),
     ) -> MaterializeResult:
         """Materialize ``selection`` (default: everything) now, in this process.
@@ -186,9 +190,12 @@ class CodeRepository:
             config: per-asset run config, ``{"asset": {"field": value}}``.
             tags: string tags stored on the run.
             executor: overrides the repository's executor for this run.
+            partition: for partitioned assets: a key, ``rs.PartitionKey``,
+                ``rs.PartitionKeyRange`` or list of keys, run as one run.
 
         Raises:
             SelectionError: the selection names nothing.
+            PartitionError: a partitioned selection without (valid) partitions.
             RunConfigError: the config does not validate (nothing is run).
         """
         from rivers.execution.run import execute_inline
@@ -200,7 +207,107 @@ class CodeRepository:
             tags=tags,
             executor=executor,
             listeners=_listeners,
+            partition=partition,
         )
+
+    def backfill(
+        self,
+        assets: str | Iterable[Any] | None = None,
+        partition_range: Any = None,
+        strategy: BackfillStrategy | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        on_progress: Callable[[BackfillStatus], None] | None = None,
+    ) -> BackfillStatus:
+        """Backfill partitions of assets now, run after run; the backfill is stored.
+
+        Args:
+            assets: the assets (selection forms as in ``materialize``), sharing one
+                partitions definition.
+            partition_range: ``rs.PartitionKeyRange``, ``rs.PartitionKey``, a key, a list
+                of keys, or ``None`` for every partition.
+            strategy: ``rs.BackfillStrategy``; default: the assets' own, else one run per
+                partition.
+            config: run config for every run.
+            tags: tags on the backfill and each of its runs.
+            on_progress: called with the status after each run.
+
+        Raises:
+            PartitionError: the assets or partitions cannot be backfilled together.
+            RunConfigError: invalid run config (nothing is run).
+        """
+        from rivers.execution.backfill import run_backfill
+
+        return run_backfill(
+            self,
+            assets,
+            partition_range,
+            strategy,
+            tags=tags,
+            config=config,
+            on_progress=on_progress,
+        )
+
+    def get_backfill(self, backfill_id: str) -> BackfillStatus:
+        """The status of a stored backfill.
+
+        Raises:
+            KeyError: no such backfill.
+        """
+        from rivers.execution.backfill import BackfillStatus
+
+        record = self.storage.get_backfill(backfill_id)
+        if record is None:
+            raise KeyError(f"no backfill {backfill_id!r}")
+        return BackfillStatus(record)
+
+    def rerun_backfill_failures(
+        self,
+        backfill_id: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        on_progress: Callable[[BackfillStatus], None] | None = None,
+    ) -> BackfillStatus:
+        """Backfill again only the partitions that failed in ``backfill_id``.
+
+        The new backfill has the same assets, strategy and tags, and records its parent.
+
+        Raises:
+            KeyError: no such backfill.
+            PartitionError: it has no failed partitions.
+        """
+        from rivers.execution.backfill import run_backfill
+        from rivers.partitions import BackfillStrategy, PartitionError
+
+        previous = self.get_backfill(backfill_id).record
+        if not previous.failed_partitions:
+            raise PartitionError(f"backfill {backfill_id!r} has no failed partitions")
+        return run_backfill(
+            self,
+            list(previous.asset_selection),
+            sorted(previous.failed_partitions),
+            BackfillStrategy.model_validate(previous.strategy),
+            tags=previous.tags,
+            config=config,
+            on_progress=on_progress,
+            parent_backfill_id=backfill_id,
+        )
+
+    def partition_status(self, asset: str | Asset) -> PartitionStatus:
+        """Materialized / failed / missing partitions of a partitioned asset.
+
+        Raises:
+            KeyError: no such asset.
+            PartitionError: the asset is not partitioned.
+        """
+        from rivers.execution.status import partition_status
+        from rivers.partitions import PartitionError
+
+        found = self.asset(asset if isinstance(asset, str) else asset.key)
+        if found.partitions_def is None:
+            raise PartitionError(f"asset {found.key!r} is not partitioned")
+        return partition_status(self.storage, self.location_id(), found.key, found.partitions_def)
 
     def __repr__(self) -> str:
         return f"CodeRepository(name={self.name!r}, assets={len(self.assets)})"

@@ -143,15 +143,60 @@ def _resolve_inputs(asset: Asset, index: _Index) -> tuple[ResolvedInput, ...]:
                 has_own_param=spec.has_own_param,
                 io_handler=spec.io_handler,
                 metadata=dict(spec.metadata or {}),
-                partition_mapping=spec.partition_mapping,
+                partition_mapping=_effective_mapping(
+                    asset, index.by_key[key], spec.partition_mapping
+                ),
             )
         )
     return tuple(out)
 
 
-def _resolve_deps(asset: Asset, index: _Index, inputs: tuple[ResolvedInput, ...]) -> list[str]:
+def _effective_mapping(downstream: Asset, upstream: Asset, explicit: Any) -> Any:
+    """The partition mapping of one edge: the explicit one (checked) or the default."""
+    down_def, up_def = downstream.partitions_def, upstream.partitions_def
+    if explicit is None and (down_def is None or up_def is None):
+        return None if up_def is None else _default_mapping(downstream, upstream)
+    from rivers.partitions import PartitionError, PartitionMapping
+
+    if explicit is None:
+        return _default_mapping(downstream, upstream)
+    if not isinstance(explicit, PartitionMapping):
+        raise DefinitionError(
+            f"asset {downstream.key!r}: partition_mapping for {upstream.key!r} must be an "
+            f"rs.PartitionMapping, not {explicit!r}"
+        )
+    if up_def is None:
+        raise DefinitionError(
+            f"asset {downstream.key!r}: partition_mapping given for {upstream.key!r}, which is "
+            "not partitioned"
+        )
+    try:
+        explicit.validate(up_def, down_def)
+    except PartitionError as exc:
+        raise DefinitionError(
+            f"asset {downstream.key!r}: partition_mapping for {upstream.key!r}: {exc}"
+        ) from None
+    return explicit
+
+
+def _default_mapping(downstream: Asset, upstream: Asset) -> Any:
+    from rivers.partitions import PartitionError, default_partition_mapping
+
+    try:
+        return default_partition_mapping(upstream.partitions_def, downstream.partitions_def)
+    except PartitionError as exc:
+        raise DefinitionError(
+            f"asset {downstream.key!r} depends on {upstream.key!r} but their partitions do not "
+            f"line up by default ({exc}); pass rs.AssetDef.input({upstream.key!r}, "
+            "partition_mapping=rs.PartitionMapping...)"
+        ) from None
+
+
+def _resolve_deps(
+    asset: Asset, index: _Index, inputs: tuple[ResolvedInput, ...]
+) -> list[tuple[str, Any]]:
     seen = {i.asset_key for i in inputs}
-    out: list[str] = []
+    out: list[tuple[str, Any]] = []
     for dep in asset.spec.deps:
         key = _one(index, dep.key, asset.key, "dependency")
         if key is None:
@@ -163,7 +208,7 @@ def _resolve_deps(asset: Asset, index: _Index, inputs: tuple[ResolvedInput, ...]
             raise DefinitionError(f"asset {asset.key!r} lists itself in deps=")
         if key not in seen:
             seen.add(key)
-            out.append(key)
+            out.append((key, _effective_mapping(asset, index.by_key[key], dep.partition_mapping)))
     return out
 
 
@@ -172,7 +217,9 @@ def _config_schema(config_type: type[BaseModel]) -> dict[str, Any]:
     return config_type.model_json_schema()
 
 
-def _snap(asset: Asset, inputs: tuple[ResolvedInput, ...], deps: list[str]) -> dict[str, Any]:
+def _snap(
+    asset: Asset, inputs: tuple[ResolvedInput, ...], deps: list[tuple[str, Any]]
+) -> dict[str, Any]:
     # Plain dicts: the whole snapshot is validated in one pydantic-core call (much faster
     # than building thousands of nested models one by one from Python).
     dependencies: list[dict[str, Any]] = [
@@ -181,10 +228,13 @@ def _snap(asset: Asset, inputs: tuple[ResolvedInput, ...], deps: list[str]) -> d
             "role": "input",
             "arg_name": i.arg_name,
             "metadata": i.metadata,
+            "partition_mapping": i.partition_mapping,
         }
         for i in inputs
     ]
-    dependencies.extend({"asset_key": k, "role": "dep"} for k in deps)
+    dependencies.extend(
+        {"asset_key": k, "role": "dep", "partition_mapping": mapping} for k, mapping in deps
+    )
     spec = asset.spec
     return {
         "key": asset.key,
@@ -201,6 +251,8 @@ def _snap(asset: Asset, inputs: tuple[ResolvedInput, ...], deps: list[str]) -> d
         "config_schema": _config_schema(spec.config_type) if spec.config_type else None,
         "retry_policy": asset.retry_policy,
         "executor": asset.executor_override,
+        "partitions_def": asset.partitions_def,
+        "backfill_strategy": asset.backfill_strategy,
     }
 
 

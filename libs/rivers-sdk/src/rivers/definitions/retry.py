@@ -22,7 +22,7 @@ class RetryPolicy(BaseModel):
         jitter: add up to this fraction of random extra wait (0.1 = up to 10 %).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     max_retries: int = Field(default=1, ge=0)
     delay: float = Field(default=0.0, ge=0)

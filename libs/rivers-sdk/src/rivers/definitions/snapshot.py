@@ -15,13 +15,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from rivers.definitions.metadata import MetadataValue
 from rivers.definitions.retry import RetryPolicy
+from rivers.partitions import BackfillStrategy, PartitionMapping, PartitionsDefinition
 
 if TYPE_CHECKING:
     from rivers._proto.rivers.v1 import definitions_pb2
 
 __all__ = ["AssetSnap", "DefinitionsSnapshot", "DependencySnap", "JobSnap"]
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_FROZEN = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 _DERIVED = ("snapshot_id", "assets_by_key")
 
 
@@ -43,6 +44,9 @@ class DependencySnap(BaseModel):
     role: Literal["input", "dep"]
     arg_name: str | None = None
     metadata: _SortedMetadata = {}
+    # The effective mapping (explicit, or the default for the two definitions); None when
+    # either side is unpartitioned.
+    partition_mapping: PartitionMapping | None = None
 
 
 class AssetSnap(BaseModel):
@@ -64,6 +68,8 @@ class AssetSnap(BaseModel):
     config_schema: dict[str, Any] | None = None
     retry_policy: RetryPolicy | None = None
     executor: str | None = None
+    partitions_def: PartitionsDefinition | None = None
+    backfill_strategy: BackfillStrategy | None = None
 
     @property
     def upstream_keys(self) -> tuple[str, ...]:

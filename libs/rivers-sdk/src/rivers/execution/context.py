@@ -33,6 +33,7 @@ class AssetExecutionContext(Generic[ConfigT]):
         "retry_number",
         "run_id",
         "step_key",
+        "storage",
     )
 
     def __init__(
@@ -45,6 +46,7 @@ class AssetExecutionContext(Generic[ConfigT]):
         output_selection: frozenset[str],
         partition: Any = None,
         retry_number: int = 0,
+        storage: Any = None,
     ) -> None:
         self.run_id = run_id
         self.asset_key = asset_key
@@ -53,6 +55,7 @@ class AssetExecutionContext(Generic[ConfigT]):
         self.output_selection = output_selection
         self.partition = partition
         self.retry_number = retry_number
+        self.storage = storage
         self.log: logging.Logger = logging.getLogger(f"rivers.asset.{asset_key.replace('/', '.')}")
         self._added_metadata: dict[str | None, dict[str, MetadataValue]] = {}
         self._failed_partitions: dict[str, str] = {}
@@ -62,20 +65,30 @@ class AssetExecutionContext(Generic[ConfigT]):
         self._added_metadata.setdefault(output_name, {}).update(normalize_metadata(metadata))
 
     def mark_partition_failed(self, key: str, reason: str) -> None:
-        """Record that one partition of a single-run backfill step failed.
+        """Record that one partition of this step failed, keeping the others as successes.
+
+        Meant for single-run backfill steps, which receive every key in
+        ``context.partition.keys``: the failed keys are not stored and count as failed in
+        the backfill's ``failed_partitions``.
 
         Raises:
-            RuntimeError: the step does not run several partitions at once.
+            RuntimeError: the asset is not partitioned.
+            ValueError: ``key`` is not one of this step's partitions.
         """
-        keys = getattr(self.partition, "keys", None)
-        if not keys:
+        if self.partition is None:
             raise RuntimeError(
-                f"asset {self.asset_key!r}: mark_partition_failed() needs a step that runs "
-                "several partitions at once (a single-run backfill)"
+                f"asset {self.asset_key!r} is not partitioned; raise an exception to fail it"
             )
-        if key not in keys:
-            raise ValueError(f"partition {key!r} is not part of this step's partitions")
-        self._failed_partitions[key] = reason
+        if key not in self.partition.keys:
+            raise ValueError(f"partition {key!r} is not one of this step's partitions")
+        self._failed_partitions[key] = str(reason)
+
+    def add_dynamic_partitions(self, name: str, keys: list[str]) -> list[str]:
+        """Add keys to the dynamic partitions ``name`` from inside a run; returns the new ones."""
+        if self.storage is None:
+            raise RuntimeError("this context has no storage")
+        added: list[str] = self.storage.add_dynamic_partitions(name, keys)
+        return added
 
     def added_metadata(self, output_name: str | None) -> dict[str, MetadataValue]:
         """Metadata added through :meth:`add_output_metadata` for one output."""

@@ -36,7 +36,7 @@ class EventKind(StrEnum):
 class ErrorInfo(BaseModel):
     """An error as the user should see it: their exception type, message and traceback."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     error_type: str
     message: str
@@ -57,7 +57,7 @@ class ErrorInfo(BaseModel):
 class RunEvent(BaseModel):
     """One event of a run; ``seq`` is assigned by storage when the event is written."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     run_id: str
     kind: EventKind

@@ -14,6 +14,7 @@ from rivers.execution.eventlog import EventListener, EventLog
 from rivers.execution.events import EventKind, RunEvent
 from rivers.execution.executor import Executor
 from rivers.execution.io import InputContext
+from rivers.execution.partitioned import partition_tags, run_partition_keys
 from rivers.execution.result import MaterializeResult
 from rivers.execution.step import RunContext
 from rivers.planning.plan import build_plan
@@ -22,6 +23,7 @@ from rivers.telemetry import get_logger
 
 if TYPE_CHECKING:
     from rivers.definitions.repository import CodeRepository
+    from rivers.partitions import PartitionKeys
 
 __all__ = ["execute_inline"]
 
@@ -37,20 +39,29 @@ def execute_inline(
     executor: Executor | None = None,
     job_name: str | None = None,
     listeners: Sequence[EventListener] = (),
+    partition: Any = None,
+    partition_keys: PartitionKeys | None = None,
 ) -> MaterializeResult:
     """Plan, validate and execute a run of ``repo`` in this process.
 
+    ``partition`` (a key, ``rs.PartitionKey``, ``rs.PartitionKeyRange`` or list of keys) or
+    already resolved ``partition_keys`` choose the partitions of the run's partitioned assets.
+
     Raises:
         SelectionError: the selection names nothing.
+        PartitionError: partitions are missing, invalid, or the assets' definitions differ.
         RunConfigError: run config does not validate (nothing was run or stored).
         StorageError: the run's events could not be written.
     """
     snapshot = repo.snapshot
     plan = build_plan(snapshot, selection)
+    keys = run_partition_keys(repo, plan, partition, partition_keys)
     try:
         run_tags = normalize_tags(tags)
     except TypeError as exc:
         raise RiversError(f"run {exc}") from None
+    if keys is not None:
+        run_tags.update(partition_tags(keys))
     configs = validate_run_config(repo.assets, plan.asset_keys, config)
     storage = repo.storage
     location_id = repo.location_id()
@@ -81,6 +92,7 @@ def execute_inline(
         default_io=repo.io_handler,
         storage=storage,
         events=events,
+        partition_keys=keys,
     )
     bound = log.bind(run_id=run_id, location=repo.name)
     bound.debug("run.started", steps=len(plan.steps))
@@ -127,5 +139,20 @@ def _load_output(repo: CodeRepository, run: RunContext, key: str) -> Any:
             f"asset {asset.key!r} stored no value in run {run.run_id} (it failed, was skipped, "
             "or returned rs.Materialization)"
         )
-    context = InputContext(asset_key=asset.key, downstream_key=asset.key, run_id=run.run_id)
-    return run.handler_for(asset.key).load_input(context)
+    handler = run.handler_for(asset.key)
+
+    def load(partition_key: str | None) -> Any:
+        context = InputContext(
+            asset_key=asset.key,
+            downstream_key=asset.key,
+            run_id=run.run_id,
+            partition_key=partition_key,
+        )
+        return handler.load_input(context)
+
+    keys = run.keys_of(asset)
+    if keys is None:
+        return load(None)
+    if len(keys) == 1:
+        return load(keys[0])
+    return {k: load(k) for k in keys}

@@ -23,12 +23,15 @@ from rivers.execution.context import AssetExecutionContext, SelfDependency
 from rivers.execution.eventlog import EventLog
 from rivers.execution.events import ErrorInfo, EventKind, RunEvent
 from rivers.execution.io import InputContext, IOHandler, OutputContext
+from rivers.execution.partitioned import PartitionContext, load_mapped, split_partitioned_output
 from rivers.planning.plan import ExecutionPlan, PlanStep
 from rivers.storage import Storage
 
 if TYPE_CHECKING:
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
+
+    from rivers.partitions import PartitionKeys
 
 __all__ = ["RunContext", "run_step"]
 
@@ -48,6 +51,7 @@ class RunContext:
     default_io: IOHandler
     storage: Storage
     events: EventLog
+    partition_keys: PartitionKeys | None = None
     stored_outputs: set[str] = field(default_factory=set)
     failed_steps: list[str] = field(default_factory=list)
     skipped_steps: list[str] = field(default_factory=list)
@@ -57,6 +61,10 @@ class RunContext:
     def handler_for(self, asset_key: str) -> IOHandler:
         """The IO handler that stores ``asset_key``."""
         return self.assets[asset_key].io_handler or self.default_io
+
+    def keys_of(self, asset: Asset) -> PartitionKeys | None:
+        """The partitions ``asset`` materializes in this run (None when unpartitioned)."""
+        return self.partition_keys if asset.partitions_def is not None else None
 
     def run_coroutine(self, coro: Any) -> Any:
         """Await ``coro`` on the run's own event loop.
@@ -115,17 +123,32 @@ def _user_error(exc: BaseException) -> ErrorInfo:
     return ErrorInfo.from_exception(exc.with_traceback(tb))
 
 
-def _load_inputs(run: RunContext, asset: Asset, kwargs: dict[str, Any]) -> None:
+def _load_inputs(
+    run: RunContext, asset: Asset, keys: PartitionKeys | None, kwargs: dict[str, Any]
+) -> None:
     for inp in run.inputs[asset.key]:
         handler = inp.io_handler or run.handler_for(inp.asset_key)
-        context = InputContext(
-            asset_key=inp.asset_key,
-            downstream_key=asset.key,
-            run_id=run.run_id,
-            metadata=inp.metadata,
-        )
+
+        def load(
+            partition_key: str | None, inp: ResolvedInput = inp, h: IOHandler = handler
+        ) -> Any:
+            context = InputContext(
+                asset_key=inp.asset_key,
+                downstream_key=asset.key,
+                run_id=run.run_id,
+                partition_key=partition_key,
+                metadata=inp.metadata,
+            )
+            return h.load_input(context)
+
         try:
-            kwargs[inp.arg_name] = handler.load_input(context)
+            kwargs[inp.arg_name] = load_mapped(
+                load,
+                downstream_keys=keys,
+                upstream_def=run.assets[inp.asset_key].partitions_def,
+                mapping=inp.partition_mapping,
+                storage=run.storage,
+            )
         except Exception as exc:
             hint = ""
             if inp.asset_key not in run.plan.asset_keys:
@@ -137,33 +160,52 @@ def _load_inputs(run: RunContext, asset: Asset, kwargs: dict[str, Any]) -> None:
             ) from exc
 
 
-def _self_loader(run: RunContext, asset: Asset) -> SelfDependency[Any]:
-    def load() -> Any:
-        if run.storage.get_asset_record(run.location_id, asset.key) is None:
-            return None
-        context = InputContext(asset_key=asset.key, downstream_key=asset.key, run_id=run.run_id)
+def _self_loader(run: RunContext, asset: Asset, keys: PartitionKeys | None) -> SelfDependency[Any]:
+    def load_one(partition_key: str | None) -> Any:
+        if run.storage.get_asset_record(run.location_id, asset.key, partition_key) is None:
+            return None  # never materialized: the first run of this asset (partition)
+        context = InputContext(
+            asset_key=asset.key,
+            downstream_key=asset.key,
+            run_id=run.run_id,
+            partition_key=partition_key,
+        )
         return run.handler_for(asset.key).load_input(context, asset.spec.self_type)
+
+    def load() -> Any:
+        if keys is None:
+            return load_one(None)
+        if len(keys) == 1:
+            return load_one(keys[0])
+        return {key: load_one(key) for key in keys}
 
     return SelfDependency(load)
 
 
-def _invoke(run: RunContext, asset: Asset, step: PlanStep, attempt: int) -> tuple[Any, Any]:
+def _invoke(
+    run: RunContext, asset: Asset, step: PlanStep, keys: PartitionKeys | None, attempt: int
+) -> tuple[Any, AssetExecutionContext[Any] | None]:
     spec = asset.spec
     kwargs: dict[str, Any] = {}
-    _load_inputs(run, asset, kwargs)
+    _load_inputs(run, asset, keys, kwargs)
     context: AssetExecutionContext[Any] | None = None
     if spec.context_param is not None:
+        partition = None
+        if keys is not None and asset.partitions_def is not None:
+            partition = PartitionContext(asset.partitions_def, keys)
         context = AssetExecutionContext(
             run_id=run.run_id,
             asset_key=asset.key,
             step_key=step.key,
             config=run.configs.get(asset.key),
             output_selection=frozenset(step.asset_keys),
+            partition=partition,
             retry_number=attempt,
+            storage=run.storage,
         )
         kwargs[spec.context_param] = context
     if spec.self_param is not None:
-        kwargs[spec.self_param] = _self_loader(run, asset)
+        kwargs[spec.self_param] = _self_loader(run, asset, keys)
     assert asset.fn is not None
     result = asset.fn(**kwargs)
     if inspect.isawaitable(result):
@@ -171,12 +213,37 @@ def _invoke(run: RunContext, asset: Asset, step: PlanStep, attempt: int) -> tupl
     return result, context
 
 
+class _Outcome:
+    """What one successful attempt produced, per partition."""
+
+    __slots__ = ("data_version", "failed", "materialized", "metadata")
+
+    def __init__(
+        self,
+        materialized: list[str | None],
+        failed: dict[str, str],
+        metadata: dict[str, MetadataValue],
+        data_version: str | None,
+    ) -> None:
+        self.materialized = materialized
+        self.failed = failed
+        self.metadata = metadata
+        self.data_version = data_version
+
+
 def _record_output(
-    run: RunContext, asset: Asset, step: PlanStep, result: Any, context: Any
-) -> tuple[dict[str, MetadataValue], str | None]:
+    run: RunContext,
+    asset: Asset,
+    step: PlanStep,
+    keys: PartitionKeys | None,
+    result: Any,
+    context: AssetExecutionContext[Any] | None,
+) -> _Outcome:
     added = context.added_metadata(None) if context is not None else {}
+    failed = context.failed_partitions if context is not None else {}
     if isinstance(result, Materialization):
-        return {**result.metadata, **added}, result.data_version
+        done: list[str | None] = [None] if keys is None else [k for k in keys if k not in failed]
+        return _Outcome(done, failed, {**result.metadata, **added}, result.data_version)
     if inspect.isgenerator(result):
         raise TypeError(
             f"asset {asset.key!r} is a generator; yield outputs from an "
@@ -187,18 +254,30 @@ def _record_output(
     value = result
     if isinstance(result, Output):
         value, metadata, data_version = result.value, result.metadata, result.data_version
-    out_ctx = OutputContext(
-        asset_key=asset.key, run_id=run.run_id, step_key=step.key, metadata=asset.metadata
-    )
-    run.handler_for(asset.key).handle_output(out_ctx, value)
+    pairs: list[tuple[str | None, Any]]
+    if keys is None:
+        pairs = [(None, value)]
+    else:
+        pairs = list(split_partitioned_output(asset.key, keys, value, failed))
+    handler = run.handler_for(asset.key)
+    for partition_key, obj in pairs:
+        out_ctx = OutputContext(
+            asset_key=asset.key,
+            run_id=run.run_id,
+            step_key=step.key,
+            partition_key=partition_key,
+            metadata=asset.metadata,
+        )
+        handler.handle_output(out_ctx, obj)
     run.stored_outputs.add(asset.key)
-    return {**metadata, **added}, data_version
+    return _Outcome([k for k, _ in pairs], failed, {**metadata, **added}, data_version)
 
 
 def run_step(run: RunContext, step: PlanStep) -> bool:
     """Run ``step`` to success or final failure (retrying per policy); True on success."""
     (asset_key,) = step.asset_keys
     asset = run.assets[asset_key]
+    keys = run.keys_of(asset)
     policy = asset.retry_policy
     max_retries = policy.max_retries if policy is not None else 0
     run.emit(EventKind.STEP_STARTED, step, asset_key=asset_key)
@@ -206,8 +285,8 @@ def run_step(run: RunContext, step: PlanStep) -> bool:
     attempt = 0
     while True:
         try:
-            result, context = _invoke(run, asset, step, attempt)
-            metadata, data_version = _record_output(run, asset, step, result, context)
+            result, context = _invoke(run, asset, step, keys, attempt)
+            outcome = _record_output(run, asset, step, keys, result, context)
         except Exception as exc:
             cause = exc.cause if isinstance(exc, _InputLoadError) else exc
             error = _user_error(cause)
@@ -230,25 +309,46 @@ def run_step(run: RunContext, step: PlanStep) -> bool:
                 if wait:
                     time.sleep(wait)
                 continue
+            message = f"{error.error_type}: {error.message}"
             run.emit(
                 EventKind.STEP_FAILURE,
                 step,
                 asset_key=asset_key,
                 level="ERROR",
-                message=f"{error.error_type}: {error.message}",
+                message=message,
                 error=error,
                 attempt=attempt,
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
+            for partition_key in [None] if keys is None else keys:
+                run.emit(
+                    EventKind.ASSET_FAILED,
+                    step,
+                    asset_key=asset_key,
+                    partition_key=partition_key,
+                    level="ERROR",
+                    message=message,
+                )
             return False
-        run.emit(
-            EventKind.ASSET_MATERIALIZATION,
-            step,
-            asset_key=asset_key,
-            metadata=metadata,
-            data_version=data_version,
-            attempt=attempt,
-        )
+        for partition_key in outcome.materialized:
+            run.emit(
+                EventKind.ASSET_MATERIALIZATION,
+                step,
+                asset_key=asset_key,
+                partition_key=partition_key,
+                metadata=outcome.metadata,
+                data_version=outcome.data_version,
+                attempt=attempt,
+            )
+        for partition_key, reason in outcome.failed.items():
+            run.emit(
+                EventKind.ASSET_FAILED,
+                step,
+                asset_key=asset_key,
+                partition_key=partition_key,
+                level="ERROR",
+                message=reason,
+            )
         run.emit(
             EventKind.STEP_SUCCESS,
             step,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ExecutionPlan", "PlanStep", "build_plan", "clear_plan_cache"]
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_FROZEN = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 _CACHE_SIZE = 256
 
 

@@ -18,7 +18,7 @@ __all__ = [
     "RunStatus",
 ]
 
-_FROZEN = ConfigDict(frozen=True, extra="ignore")
+_FROZEN = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class RunStatus(StrEnum):
