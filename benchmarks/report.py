@@ -16,8 +16,9 @@ class Row:
     """One line of the table.
 
     ``workload``/``n`` pick the subprocess run (rows may share one); ``metric`` is the key read
-    from its JSON, in seconds, shown in ``unit``. ``target`` is the rivers bound in ``unit``;
-    ``None`` makes an informational row. ``dagster=False`` rows have no Dagster counterpart.
+    from its JSON, in seconds (bytes for ``MiB`` rows), shown in ``unit``. ``target`` is the
+    rivers bound in ``unit``; ``None`` makes an informational row. ``dagster=False`` rows have no
+    Dagster counterpart. ``group`` is a name ``--only`` accepts for several rows at once.
     """
 
     id: str
@@ -29,17 +30,33 @@ class Row:
     target: float | None = None
     target_text: str = ""
     dagster: bool = True
+    group: str = ""
 
     def convert(self, seconds: float) -> float:
-        """Seconds to the row's display unit."""
+        """Seconds (bytes for ``MiB``) to the row's display unit."""
         if self.unit == "ms":
             return seconds * 1e3
+        if self.unit == "µs":
+            return seconds * 1e6
+        if self.unit == "MiB":
+            return seconds / 2**20
         if self.unit == "ms/asset":
             return seconds * 1e3 / self.n
         return seconds
 
 
 Sample = float | str | list[str]
+NOT_APPLICABLE = "n/a: "  # prefix of a sample for something the tool cannot do at all
+
+
+def is_na(sample: Sample) -> bool:
+    """Whether ``sample`` says the tool cannot do this at all (rather than that it failed)."""
+    return isinstance(sample, str) and sample.startswith(NOT_APPLICABLE)
+
+
+def one_line(sample: str) -> str:
+    """A multi-line reason (``n/a: short`` then details) on one line, for the notes."""
+    return ": ".join(line.strip() for line in sample.splitlines() if line.strip())
 
 
 def fmt(value: float) -> str:
@@ -81,6 +98,8 @@ class Cell:
         if not self.samples:
             return "not run"
         failures = self.failures
+        if failures and self.median is None and all(is_na(f) for f in failures):
+            return failures[0].splitlines()[0]  # the short reason; the details go to the notes
         short = failures[0].split(":")[0] if failures else ""
         if self.median is None:
             return short

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster_env import ensure_dagster
-from report import Cell, Row, Sample, met, ratio, render, target_text
+from report import Cell, Row, Sample, met, one_line, ratio, render, target_text
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -41,9 +41,26 @@ ROWS = [
     Row("import", "import", "import", 0, "import", "s", 0.3),
     Row("import-heavy", "import loads grpc/surrealdb/otel.sdk", "import", 0, "heavy_loaded",
         "modules", None, "none"),
+    Row("partitions-count", "partitions count daily x 50 static", "partitions_count", 50,
+        "count", "µs", 1000, "O(1): < 1 ms", group="partitions"),
+    Row("partitions-enumerate", "partitions enumerate 490k keys", "partitions_enumerate", 50,
+        "enumerate", "s", 1, group="partitions"),
+    Row("partitions-enumerate-mem", "partitions enumerate 490k keys, peak extra RSS",
+        "partitions_enumerate", 50, "enumerate_mem", "MiB", 100, group="partitions"),
+    Row("partitions-count-4d", "partitions count 4 dims (~2.1M keys)", "partitions_count_4d", 4,
+        "count", "ms", 10, group="partitions"),
+    Row("mapping", "mapping time_window offset -1, 1,000 keys", "mapping", 1000, "mapping", "ms",
+        5, group="partitions"),
+    Row("mapping-repeat", "mapping time_window offset -1, 1,000 keys (repeat call)", "mapping",
+        1000, "mapping_repeat", "ms", group="partitions"),
+    Row("backfill-plan", "plan multi-run backfill 10,000 partitions x 10 assets", "backfill",
+        10000, "backfill", "s", 0.5, group="partitions"),
 ]  # fmt: skip
 
 Records = dict[tuple[str, str], list[dict[str, Any]]]
+# info values both tools report and must agree on (counts, first/last keys, run shapes)
+CHECKED = ("assets", "steps", "value", "partitions", "first", "last", "runs")
+CHECKED += ("partitions_per_run", "assets_per_run")
 
 
 def log(message: str) -> None:
@@ -54,7 +71,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="rivers vs Dagster benchmarks")
     parser.add_argument("--skip-dagster", action="store_true", help="run rivers only")
     parser.add_argument(
-        "--only", action="append", metavar="NAME", help="row id or part of its title (repeatable)"
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="row id, group (partitions) or part of a row title (repeatable)",
     )
     parser.add_argument("--repeat", type=int, help="fresh-process repetitions (default 5)")
     parser.add_argument("--quick", action="store_true", help="2 repetitions instead of 5")
@@ -68,9 +88,13 @@ def select(only: list[str] | None) -> list[Row]:
     if not only:
         return ROWS
     wanted = [w.lower() for w in only]
-    rows = [r for r in ROWS if any(w == r.id or w in r.title.lower() for w in wanted)]
+    rows = [r for r in ROWS if any(w in (r.id, r.group) or w in r.title.lower() for w in wanted)]
     if not rows:
-        sys.exit(f"--only {only} matches no row; row ids: {', '.join(r.id for r in ROWS)}")
+        groups = sorted({r.group for r in ROWS if r.group})
+        sys.exit(
+            f"--only {only} matches no row; row ids: {', '.join(r.id for r in ROWS)}; "
+            f"groups: {', '.join(groups)}"
+        )
     return rows
 
 
@@ -153,6 +177,8 @@ def sample(row: Row, record: dict[str, Any]) -> Sample:
     metrics, errors = record["metrics"], record["errors"]
     if row.metric in metrics:
         return row.convert(metrics[row.metric])
+    if row.metric in record.get("na", {}):
+        return str(record["na"][row.metric])
     if row.metric in record["info"]:
         return list(record["info"][row.metric])
     if row.metric in errors:
@@ -182,7 +208,7 @@ def cross_check(records: Records) -> list[str]:
     for tool, workload in sorted(records):
         if tool != "rivers" or ("dagster", workload) not in records:
             continue
-        for key in ("assets", "steps", "value"):
+        for key in CHECKED:
             seen = {
                 t: sorted({str(r["info"][key]) for r in recs if key in r.get("info", {})})
                 for t in ("rivers", "dagster")
@@ -216,7 +242,7 @@ def publish(rows: list[Row], records: Records, dagster_absent: str, meta: dict[s
         for tool, cell in cells.items():
             for failure in dict.fromkeys(cell.failures):
                 count = f"{cell.failures.count(failure)}/{len(cell.samples)} runs"
-                notes.append(f"{tool}, {row.title}: {failure} ({count})")
+                notes.append(f"{tool}, {row.title}: {one_line(failure)} ({count})")
     notes += unshown_errors(rows, records) + cross_check(records)
     version = meta["dagster_version"] or dagster_absent
     print(

@@ -7,11 +7,13 @@
 from __future__ import annotations
 
 import shutil
+import statistics
 import sys
 import tempfile
 import time
 from typing import Any
 
+import partition_specs as spec
 import shapes
 from harness import WORK, Recorder, main
 
@@ -90,6 +92,118 @@ def materialize(io: str) -> Any:
     return workload
 
 
+def multi_2d(n: int) -> Any:
+    import rivers as rs
+
+    return rs.PartitionsDefinition.multi(
+        {
+            "date": rs.PartitionsDefinition.daily(spec.START, end=spec.DAILY_END),
+            "item": rs.PartitionsDefinition.static_(spec.items(n)),
+        }
+    )
+
+
+def partitions_count(rec: Recorder, n: int) -> None:
+    with rec.setup("count"):
+        defn = multi_2d(n)
+    with rec.time("count"):
+        count = defn.count(now=spec.NOW)
+    rec.info["partitions"] = count
+
+
+def partitions_enumerate(rec: Recorder, n: int) -> None:
+    with rec.setup("enumerate"):
+        defn = multi_2d(n)
+    with rec.memory("enumerate_mem"), rec.time("enumerate"):
+        keys = list(defn.get_partition_keys(now=spec.NOW))
+    rec.info.update(partitions=len(keys), first=str(keys[0]), last=str(keys[-1]))
+
+
+def partitions_count_4d(rec: Recorder, n: int) -> None:
+    with rec.setup("count"):
+        import rivers as rs
+
+        storage = rs.Storage.memory()
+        storage.add_dynamic_partitions(spec.DYNAMIC_NAME, spec.TENANTS)  # opens the store
+        defn = rs.PartitionsDefinition.multi(
+            {
+                "hour": rs.PartitionsDefinition.hourly(spec.HOURLY_START, end=spec.HOURLY_END),
+                "region": rs.PartitionsDefinition.static_(spec.REGIONS),
+                "tier": rs.PartitionsDefinition.static_(spec.TIERS),
+                "tenant": rs.PartitionsDefinition.dynamic(spec.DYNAMIC_NAME),
+            }
+        )
+    try:
+        with rec.time("count"):
+            count = defn.count(storage, now=spec.NOW)
+        rec.info["partitions"] = count
+    finally:
+        storage.close()
+
+
+def mapping(rec: Recorder, n: int) -> None:
+    with rec.setup("mapping"):
+        import rivers as rs
+
+        upstream_def = rs.PartitionsDefinition.daily(spec.START, end=spec.MAPPING_DEF_END)
+        downstream_def = rs.PartitionsDefinition.daily(spec.START, end=spec.MAPPING_DEF_END)
+        keys = spec.day_keys(spec.MAPPING_FIRST, n)
+        # the input in its native form (lazy keys), untimed, as Dagster gets its subset
+        downstream = downstream_def.resolve(
+            rs.PartitionKeyRange.single(keys[0], keys[-1]), now=spec.NOW
+        )
+        time_window = rs.PartitionMapping.time_window(offset=-1)
+
+    def upstream_keys() -> list[str]:
+        return list(time_window.upstream_keys(downstream, upstream_def, now=spec.NOW))
+
+    with rec.time("mapping"):
+        keys = upstream_keys()
+    rec.info.update(partitions=len(keys), first=keys[0], last=keys[-1])
+    repeats = []
+    for _ in range(5):
+        start = time.perf_counter()
+        upstream_keys()
+        repeats.append(time.perf_counter() - start)
+    rec.metrics["mapping_repeat"] = statistics.median(repeats)
+
+
+def backfill(rec: Recorder, n: int) -> None:
+    with rec.setup("backfill"):
+        import rivers as rs
+        from rivers.planning import plan_backfill
+
+        partitions_def = rs.PartitionsDefinition.daily(spec.START, end=spec.backfill_end(n))
+
+        def make(name: str, ups: list[str]) -> rs.Asset:
+            def fn(**kwargs: int) -> int:
+                return 1 + sum(kwargs.values())
+
+            fn.__name__ = name
+            deps = [rs.AssetDef.input(u) for u in ups]
+            return rs.Asset(name=name, deps=deps, partitions_def=partitions_def)(fn)
+
+        shape = shapes.build("chain", spec.BACKFILL_ASSETS)
+        repo = rs.CodeRepository(assets=[make(name, ups) for name, ups in shape])
+        repo.storage.open()
+        first, last = spec.START.isoformat(), (spec.backfill_end(n) - spec.DAY).isoformat()
+    try:
+        with rec.time("backfill"):
+            plan = plan_backfill(
+                repo.snapshot,
+                selection=None,
+                partitions=rs.PartitionKeyRange.single(first, last),
+                strategy=rs.BackfillStrategy.multi_run(),
+                storage=repo.storage,
+                now=spec.NOW,
+            )
+            runs = [(len(run), run[0]) for run in plan.runs]  # each run's size and first key
+        rec.info.update(runs=len(runs), partitions_per_run=sorted({size for size, _ in runs}))
+        rec.info["assets_per_run"] = [len(plan.plan.steps)]
+    finally:
+        repo.storage.close()
+
+
 WORKLOADS = {
     "import": import_,
     "layered": define_and_plan("layered", plan=True),
@@ -97,6 +211,11 @@ WORKLOADS = {
     "wide": define_and_plan("wide", plan=False),
     "materialize_fs": materialize("fs"),
     "materialize_mem": materialize("mem"),
+    "partitions_count": partitions_count,
+    "partitions_enumerate": partitions_enumerate,
+    "partitions_count_4d": partitions_count_4d,
+    "mapping": mapping,
+    "backfill": backfill,
 }
 
 if __name__ == "__main__":
