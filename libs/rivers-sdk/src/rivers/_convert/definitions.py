@@ -97,6 +97,8 @@ def _asset_fields(asset: AssetSnap, memo: PartitionsMemo) -> dict[str, Any]:
         "backfill_strategy": (
             None if asset.backfill_strategy is None else backfill_fields(asset.backfill_strategy)
         ),
+        "pools": asset.pools,
+        "pool_slots": asset.pool_slots,
     }
 
 
@@ -127,6 +129,8 @@ def _asset_data(msg: pb.AssetSnap, memo: PartitionsMemo) -> dict[str, Any]:
         "backfill_strategy": (
             backfill_data(msg.backfill_strategy) if msg.HasField("backfill_strategy") else None
         ),
+        "pools": tuple(msg.pools),
+        "pool_slots": msg.pool_slots or 1,
     }
 
 

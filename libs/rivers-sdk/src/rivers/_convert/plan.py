@@ -17,6 +17,8 @@ def step_to_proto(step: PlanStep) -> pb.PlanStep:
         upstream=step.upstream,
         is_async=step.is_async,
         executor=step.executor,
+        pools=step.pools,
+        pool_slots=step.pool_slots,
     )
 
 
@@ -28,6 +30,8 @@ def step_from_proto(msg: pb.PlanStep) -> PlanStep:
         tuple(msg.upstream),
         msg.is_async,
         msg.executor if msg.HasField("executor") else None,
+        tuple(msg.pools),
+        msg.pool_slots or 1,
     )
 
 
@@ -52,6 +56,8 @@ def plan_to_proto(plan: ExecutionPlan) -> pb.ExecutionPlan:
                 upstream=s.upstream,
                 is_async=s.is_async,
                 executor=s.executor,
+                pools=s.pools,
+                pool_slots=s.pool_slots,
             )
         return msg
 

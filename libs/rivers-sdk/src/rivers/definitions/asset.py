@@ -22,7 +22,7 @@ __all__ = ["EXECUTOR_METADATA_KEY", "Asset", "AssetKind"]
 
 AssetKind = Literal["asset", "external"]
 EXECUTOR_METADATA_KEY = "rivers/executor"
-_KNOWN_EXECUTORS = frozenset({"in_process"})
+_KNOWN_EXECUTORS = frozenset({"in_process", "parallel"})
 _GROUP = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 _EMPTY_SPEC = FunctionSpec(
@@ -54,6 +54,8 @@ class Asset:
         tags: string tags describing the asset (selectable with ``tag:KEY=VALUE``).
         group: the asset group (default ``"default"``).
         retry_policy: retries of a failed step.
+        pool: a concurrency pool (or a list: the step waits until every pool has room).
+        pool_slots: slots the step takes in each of its pools (default 1).
         partitions_def: an ``rs.PartitionsDefinition``: the asset is materialized per partition.
         backfill_strategy: how backfills run it (``rs.BackfillStrategy``; default one run per
             partition).
@@ -73,6 +75,8 @@ class Asset:
         "kind",
         "metadata",
         "partitions_def",
+        "pool_slots",
+        "pools",
         "retry_policy",
         "spec",
         "tags",
@@ -89,6 +93,8 @@ class Asset:
     retry_policy: RetryPolicy | None
     partitions_def: PartitionsDefinition | None
     backfill_strategy: BackfillStrategy | None
+    pools: tuple[str, ...]
+    pool_slots: int
     code_version: str | None
     description: str | None
 
@@ -111,6 +117,8 @@ class Asset:
         retry_policy: RetryPolicy | None = None,
         partitions_def: PartitionsDefinition | None = None,
         backfill_strategy: BackfillStrategy | None = None,
+        pool: str | Sequence[str] | None = None,
+        pool_slots: int = 1,
         code_version: str | None = None,
         description: str | None = None,
     ) -> Callable[[Callable[..., Any]], Asset]: ...
@@ -145,6 +153,8 @@ class Asset:
         retry_policy: RetryPolicy | None = None,
         partitions_def: PartitionsDefinition | None = None,
         backfill_strategy: BackfillStrategy | None = None,
+        pool: str | Sequence[str] | None = None,
+        pool_slots: int = 1,
         code_version: str | None = None,
         description: str | None = None,
     ) -> Asset:
@@ -170,6 +180,8 @@ class Asset:
             retry_policy=retry_policy,
             partitions_def=partitions_def,
             backfill_strategy=backfill_strategy,
+            pool=pool,
+            pool_slots=pool_slots,
             code_version=code_version,
             description=description if description is not None else _doc(fn),
         )
@@ -191,6 +203,8 @@ class Asset:
         description: str | None,
         partitions_def: Any = None,
         backfill_strategy: Any = None,
+        pool: Any = None,
+        pool_slots: int = 1,
     ) -> Asset:
         self = object.__new__(cls)
         set_ = object.__setattr__
@@ -213,6 +227,12 @@ class Asset:
         set_(self, "retry_policy", retry_policy)
         set_(self, "partitions_def", _check_partitions(partitions_def, backfill_strategy, key))
         set_(self, "backfill_strategy", backfill_strategy)
+        set_(self, "pools", _check_pools(pool, key))
+        if not isinstance(pool_slots, int) or isinstance(pool_slots, bool) or pool_slots < 1:
+            raise DefinitionError(f"asset {key!r}: pool_slots must be a positive int")
+        if pool_slots != 1 and not self.pools:
+            raise DefinitionError(f"asset {key!r}: pool_slots needs a pool")
+        set_(self, "pool_slots", pool_slots)
         set_(self, "code_version", code_version)
         set_(self, "description", description)
         executor = self.metadata.get(EXECUTOR_METADATA_KEY)
@@ -309,6 +329,20 @@ def _check_io_handler(handler: Any, key: str) -> Any:
             f"asset {key!r}: io_handler must be an rs.IOHandler instance, not {handler!r}"
         )
     return handler
+
+
+def _check_pools(pool: Any, key: str) -> tuple[str, ...]:
+    if pool is None:
+        return ()
+    names = [pool] if isinstance(pool, str) else list(pool)
+    for name in names:
+        if not isinstance(name, str) or not _GROUP.match(name):
+            raise DefinitionError(
+                f"asset {key!r}: pool names are letters, digits, '_' or '-', not {name!r}"
+            )
+    if len(set(names)) != len(names):
+        raise DefinitionError(f"asset {key!r}: pool {names} lists a pool twice")
+    return tuple(names)
 
 
 def _check_partitions(partitions_def: Any, strategy: Any, key: str) -> Any:

@@ -44,6 +44,8 @@ class CodeRepository:
             and to ``IOHandler.filesystem(".rivers/io")`` (next to an embedded store) otherwise.
         storage: where runs and events are kept (default ``rs.Storage.memory()``).
         identity: the location's immutable identity, if stamped by a deployment.
+        pool_limits: slot limits of concurrency pools (``{"warehouse": 4}``); a limit set
+            with ``rivers pools set`` takes precedence.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class CodeRepository:
         io_handler: IOHandler | None = None,
         storage: Storage | None = None,
         identity: str | None = None,
+        pool_limits: Mapping[str, int] | None = None,
     ) -> None:
         if executor is not None and not isinstance(executor, Executor):
             raise DefinitionError(f"executor must be an rs.Executor, not {executor!r}")
@@ -65,6 +68,7 @@ class CodeRepository:
             raise DefinitionError(f"storage must be an rs.Storage, not {storage!r}")
         self.name = name
         self.executor = executor or Executor.in_process()
+        self.pool_limits = self._check_pool_limits(pool_limits)
         self._io_handler = io_handler
         self._io_handler_given = io_handler is not None
         self._storage = storage
@@ -83,6 +87,15 @@ class CodeRepository:
         self.snapshot: DefinitionsSnapshot = resolution.snapshot
         for job in self._jobs.values():
             job._bind(self)
+
+    @staticmethod
+    def _check_pool_limits(limits: Mapping[str, int] | None) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for pool, limit in (limits or {}).items():
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+                raise DefinitionError(f"pool_limits[{pool!r}] must be an int >= 0, not {limit!r}")
+            out[str(pool)] = limit
+        return out
 
     @staticmethod
     def _check_jobs(jobs: Sequence[Job]) -> dict[str, Job]:

@@ -253,6 +253,8 @@ def _snap(
         "executor": asset.executor_override,
         "partitions_def": asset.partitions_def,
         "backfill_strategy": asset.backfill_strategy,
+        "pools": asset.pools,
+        "pool_slots": asset.pool_slots,
     }
 
 

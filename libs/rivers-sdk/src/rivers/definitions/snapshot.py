@@ -70,6 +70,8 @@ class AssetSnap(BaseModel):
     executor: str | None = None
     partitions_def: PartitionsDefinition | None = None
     backfill_strategy: BackfillStrategy | None = None
+    pools: tuple[str, ...] = ()
+    pool_slots: int = 1
 
     @property
     def upstream_keys(self) -> tuple[str, ...]:

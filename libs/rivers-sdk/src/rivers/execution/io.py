@@ -76,11 +76,17 @@ class InputContext:
 class IOHandler:
     """Base class of IO handlers; subclass it and implement both methods.
 
+    A handler whose values live in the memory of the run process sets ``process_local =
+    True``: steps running in worker processes then reach it through the run process instead
+    of a copy of their own.
+
     Example:
         >>> class Upper(rs.IOHandler):
         ...     def handle_output(self, context, obj): store(context.asset_key, obj)
         ...     def load_input(self, context, type_hint=None): return fetch(context.asset_key)
     """
+
+    process_local: bool = False
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         """Store ``obj``, the value asset ``context.asset_key`` produced."""
@@ -106,7 +112,12 @@ class IOHandler:
 
 
 class InMemoryIOHandler(IOHandler):
-    """Keeps values in a dict keyed by asset key and partition; thread-safe."""
+    """Keeps values in a dict keyed by asset key and partition; thread-safe.
+
+    The dict lives in the run process; worker processes store and load through it.
+    """
+
+    process_local = True
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, str | None], Any] = {}

@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING, Any
 from rivers.definitions.metadata import normalize_tags
 from rivers.errors import RiversError
 from rivers.execution.config import validate_run_config
+from rivers.execution.core import RunOutcome
 from rivers.execution.eventlog import EventListener, EventLog
 from rivers.execution.events import EventKind, RunEvent
 from rivers.execution.executor import Executor
 from rivers.execution.io import InputContext
+from rivers.execution.launch import drive_run
 from rivers.execution.partitioned import partition_tags, run_partition_keys
 from rivers.execution.result import MaterializeResult
-from rivers.execution.step import RunContext
+from rivers.execution.runcontext import RunContext
 from rivers.planning.plan import build_plan
 from rivers.storage import RunRecord, RunStatus
 from rivers.telemetry import get_logger
@@ -97,18 +99,20 @@ def execute_inline(
     bound = log.bind(run_id=run_id, location=repo.name)
     bound.debug("run.started", steps=len(plan.steps))
     events.emit(RunEvent.now(run_id, EventKind.RUN_STARTED, message=f"{len(plan.steps)} steps"))
-    status = RunStatus.FAILURE
+    status = RunStatus.CANCELED
     reason: str | None = "interrupted"
     try:
-        ok = (executor or repo.executor).execute(run)
-        status = RunStatus.SUCCESS if ok else RunStatus.FAILURE
-        reason = None if ok else _failure_reason(run)
-        kind = EventKind.RUN_SUCCESS if ok else EventKind.RUN_FAILURE
+        outcome = drive_run(run, executor or repo.executor, events, pool_limits=repo.pool_limits)
+        status, kind, reason = _ending(outcome, run)
         events.emit(
-            RunEvent.now(run_id, kind, message=reason or "", level="INFO" if ok else "ERROR")
+            RunEvent.now(
+                run_id,
+                kind,
+                message=reason or "",
+                level="INFO" if status is RunStatus.SUCCESS else "ERROR",
+            )
         )
     finally:
-        run.close()
         try:
             stored = events.close()
         finally:
@@ -120,6 +124,14 @@ def execute_inline(
         events=stored,
         loader=lambda key: _load_output(repo, run, key),
     )
+
+
+def _ending(outcome: RunOutcome, run: RunContext) -> tuple[RunStatus, EventKind, str | None]:
+    if outcome == "success":
+        return RunStatus.SUCCESS, EventKind.RUN_SUCCESS, None
+    if outcome == "canceled":
+        return RunStatus.CANCELED, EventKind.RUN_CANCELED, "canceled"
+    return RunStatus.FAILURE, EventKind.RUN_FAILURE, _failure_reason(run)
 
 
 def _failure_reason(run: RunContext) -> str:

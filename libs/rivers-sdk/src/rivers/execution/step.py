@@ -1,108 +1,55 @@
 """Running one plan step: load inputs, call the asset, store its output, record events.
 
-The same function serves every executor (the discriminator between ``Output``,
-``Materialization`` and a bare value lives here, once).
+One step program serves every executor (the discriminator between ``Output``,
+``Materialization`` and a bare value lives here, once). It is a generator that yields what it
+must wait for — an awaitable returned by an ``async def`` asset, or a retry back-off — so the
+same code runs under a blocking driver (:func:`run_step`, used in threads and worker
+processes) and an asyncio driver (:func:`arun_step`, used for async steps on the run's loop).
 """
 
 from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Generator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel
 
 from rivers.definitions.asset import Asset
 from rivers.definitions.metadata import MetadataValue
 from rivers.definitions.output import Materialization, Output
 from rivers.definitions.resolve import ResolvedInput
 from rivers.execution.context import AssetExecutionContext, SelfDependency
-from rivers.execution.eventlog import EventLog
-from rivers.execution.events import ErrorInfo, EventKind, RunEvent
+from rivers.execution.events import ErrorInfo, EventKind
 from rivers.execution.io import InputContext, IOHandler, OutputContext
 from rivers.execution.partitioned import PartitionContext, load_mapped, split_partitioned_output
-from rivers.planning.plan import ExecutionPlan, PlanStep
-from rivers.storage import Storage
+from rivers.execution.runcontext import RunContext
+from rivers.planning.plan import PlanStep
 
 if TYPE_CHECKING:
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
     from rivers.partitions import PartitionKeys
 
-__all__ = ["RunContext", "run_step"]
+__all__ = ["RunContext", "arun_step", "run_step"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Await:
+    """The program waits for an awaitable (an async asset's coroutine)."""
+
+    awaitable: Awaitable[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Sleep:
+    """The program waits before retrying."""
+
+    seconds: float
+
+
+_Program = Generator[_Await | _Sleep, Any, bool]
 
 _RIVERS_DIR = str(Path(__file__).resolve().parent.parent)
-
-
-@dataclass
-class RunContext:
-    """Everything a step needs from its run."""
-
-    run_id: str
-    location_id: str
-    plan: ExecutionPlan
-    assets: Mapping[str, Asset]
-    inputs: Mapping[str, tuple[ResolvedInput, ...]]
-    configs: Mapping[str, BaseModel]
-    default_io: IOHandler
-    storage: Storage
-    events: EventLog
-    partition_keys: PartitionKeys | None = None
-    stored_outputs: set[str] = field(default_factory=set)
-    failed_steps: list[str] = field(default_factory=list)
-    skipped_steps: list[str] = field(default_factory=list)
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
-    _loop_thread: ThreadPoolExecutor | None = field(default=None, repr=False)
-
-    def handler_for(self, asset_key: str) -> IOHandler:
-        """The IO handler that stores ``asset_key``."""
-        return self.assets[asset_key].io_handler or self.default_io
-
-    def keys_of(self, asset: Asset) -> PartitionKeys | None:
-        """The partitions ``asset`` materializes in this run (None when unpartitioned)."""
-        return self.partition_keys if asset.partitions_def is not None else None
-
-    def run_coroutine(self, coro: Any) -> Any:
-        """Await ``coro`` on the run's own event loop.
-
-        When the caller already runs an event loop in this thread (a notebook, an async
-        application), the run's loop lives in a helper thread instead, since one thread
-        cannot drive two loops.
-        """
-        import asyncio
-
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return self._loop.run_until_complete(coro)
-        if self._loop_thread is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._loop_thread = ThreadPoolExecutor(1, thread_name_prefix="rivers-run-loop")
-        return self._loop_thread.submit(self._loop.run_until_complete, coro).result()
-
-    def close(self) -> None:
-        """Release the run's event loop (and its thread), if one was made."""
-        if self._loop_thread is not None:
-            self._loop_thread.shutdown()
-            self._loop_thread = None
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
-
-    def emit(self, kind: EventKind, step: PlanStep, **fields: Any) -> None:
-        """Record an event of ``step``."""
-        self.events.emit(
-            RunEvent(
-                run_id=self.run_id, kind=kind, timestamp=time.time(), step_key=step.key, **fields
-            )
-        )
 
 
 class _InputLoadError(Exception):
@@ -184,7 +131,7 @@ def _self_loader(run: RunContext, asset: Asset, keys: PartitionKeys | None) -> S
 
 def _invoke(
     run: RunContext, asset: Asset, step: PlanStep, keys: PartitionKeys | None, attempt: int
-) -> tuple[Any, AssetExecutionContext[Any] | None]:
+) -> Generator[_Await, Any, tuple[Any, AssetExecutionContext[Any] | None]]:
     spec = asset.spec
     kwargs: dict[str, Any] = {}
     _load_inputs(run, asset, keys, kwargs)
@@ -209,7 +156,7 @@ def _invoke(
     assert asset.fn is not None
     result = asset.fn(**kwargs)
     if inspect.isawaitable(result):
-        result = run.run_coroutine(result)
+        result = yield _Await(result)
     return result, context
 
 
@@ -273,8 +220,58 @@ def _record_output(
     return _Outcome([k for k, _ in pairs], failed, {**metadata, **added}, data_version)
 
 
-def run_step(run: RunContext, step: PlanStep) -> bool:
-    """Run ``step`` to success or final failure (retrying per policy); True on success."""
+def run_step(run: RunContext, step: PlanStep, first_attempt: int = 0) -> bool:
+    """Run ``step`` to success or final failure (retrying per policy), blocking; True on success.
+
+    An ``async def`` asset's coroutine runs on an event loop made for it.
+    """
+    import asyncio
+
+    program = _step_program(run, step, first_attempt)
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            request = program.throw(error) if error is not None else program.send(reply)
+        except StopIteration as stop:
+            return bool(stop.value)
+        reply, error = None, None
+        if isinstance(request, _Sleep):
+            time.sleep(request.seconds)
+            continue
+        try:
+            reply = asyncio.run(_awaited(request.awaitable))
+        except Exception as exc:
+            error = exc
+
+
+async def arun_step(run: RunContext, step: PlanStep, first_attempt: int = 0) -> bool:
+    """Run ``step`` on the running event loop: async assets are awaited there; True on success."""
+    import asyncio
+
+    program = _step_program(run, step, first_attempt)
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            request = program.throw(error) if error is not None else program.send(reply)
+        except StopIteration as stop:
+            return bool(stop.value)
+        reply, error = None, None
+        if isinstance(request, _Sleep):
+            await asyncio.sleep(request.seconds)
+            continue
+        try:
+            reply = await request.awaitable
+        except Exception as exc:
+            error = exc
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _step_program(run: RunContext, step: PlanStep, first_attempt: int) -> _Program:
     (asset_key,) = step.asset_keys
     asset = run.assets[asset_key]
     keys = run.keys_of(asset)
@@ -282,10 +279,10 @@ def run_step(run: RunContext, step: PlanStep) -> bool:
     max_retries = policy.max_retries if policy is not None else 0
     run.emit(EventKind.STEP_STARTED, step, asset_key=asset_key)
     started = time.perf_counter()
-    attempt = 0
+    attempt = first_attempt
     while True:
         try:
-            result, context = _invoke(run, asset, step, keys, attempt)
+            result, context = yield from _invoke(run, asset, step, keys, attempt)
             outcome = _record_output(run, asset, step, keys, result, context)
         except Exception as exc:
             cause = exc.cause if isinstance(exc, _InputLoadError) else exc
@@ -307,7 +304,7 @@ def run_step(run: RunContext, step: PlanStep) -> bool:
                     attempt=attempt - 1,
                 )
                 if wait:
-                    time.sleep(wait)
+                    yield _Sleep(wait)
                 continue
             message = f"{error.error_type}: {error.message}"
             run.emit(

@@ -42,6 +42,8 @@ class PlanStep:
     upstream: tuple[str, ...] = ()
     is_async: bool = False
     executor: str | None = None
+    pools: tuple[str, ...] = ()
+    pool_slots: int = 1
 
 
 class ExecutionPlan(BaseModel):
@@ -139,6 +141,8 @@ def _plan(snapshot: DefinitionsSnapshot, selection: tuple[str, ...]) -> Executio
                 tuple(sorted(ups)) if len(ups) > 1 else tuple(ups),
                 first.is_async,
                 first.executor,
+                first.pools,
+                first.pool_slots,
             )
         )
     return ExecutionPlan.model_construct(

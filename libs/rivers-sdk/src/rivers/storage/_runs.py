@@ -104,6 +104,19 @@ class RunStore(StorageBase):
             raise StorageError(f"no run {run_id!r}")
         return RunRecord.model_validate(rows[0])
 
+    def request_run_cancel(self, run_id: str) -> bool:
+        """Ask a queued or running run to stop; False when it has already finished.
+
+        The run's executor sees ``CANCELING`` within about half a second, stops launching
+        steps, terminates running ones and marks the run ``CANCELED``.
+        """
+        (rows,) = self._q(
+            "UPDATE type::record('run', $id) SET status = 'CANCELING' WHERE status IN "
+            "['QUEUED', 'STARTING', 'STARTED'] RETURN AFTER;",
+            {"id": run_id},
+        )
+        return bool(rows)
+
     def get_run(self, run_id: str) -> RunRecord | None:
         """The stored run, or ``None``."""
         (rows,) = self._q(f"SELECT {_RUN_FIELDS} FROM type::record('run', $id);", {"id": run_id})

@@ -43,7 +43,7 @@ class DependencySnap(_message.Message):
     def __init__(self, asset_key: _Optional[str] = ..., role: _Optional[_Union[DependencyRole, str]] = ..., arg_name: _Optional[str] = ..., metadata: _Optional[_Iterable[_Union[_common_pb2.MetadataEntry, _Mapping]]] = ..., partition_mapping: _Optional[_Union[_partitions_pb2.PartitionMapping, _Mapping]] = ...) -> None: ...
 
 class AssetSnap(_message.Message):
-    __slots__ = ("key", "kind", "step_key", "group", "description", "dependencies", "code_version", "tags", "metadata", "is_async", "has_self_dependency", "config_schema", "retry_policy", "executor", "partitions_def", "backfill_strategy")
+    __slots__ = ("key", "kind", "step_key", "group", "description", "dependencies", "code_version", "tags", "metadata", "is_async", "has_self_dependency", "config_schema", "retry_policy", "executor", "partitions_def", "backfill_strategy", "pools", "pool_slots")
     KEY_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STEP_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,8 @@ class AssetSnap(_message.Message):
     EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     PARTITIONS_DEF_FIELD_NUMBER: _ClassVar[int]
     BACKFILL_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    POOLS_FIELD_NUMBER: _ClassVar[int]
+    POOL_SLOTS_FIELD_NUMBER: _ClassVar[int]
     key: str
     kind: AssetKind
     step_key: str
@@ -76,7 +78,9 @@ class AssetSnap(_message.Message):
     executor: str
     partitions_def: _partitions_pb2.PartitionsDefinition
     backfill_strategy: _partitions_pb2.BackfillStrategy
-    def __init__(self, key: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., step_key: _Optional[str] = ..., group: _Optional[str] = ..., description: _Optional[str] = ..., dependencies: _Optional[_Iterable[_Union[DependencySnap, _Mapping]]] = ..., code_version: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.StringEntry, _Mapping]]] = ..., metadata: _Optional[_Iterable[_Union[_common_pb2.MetadataEntry, _Mapping]]] = ..., is_async: _Optional[bool] = ..., has_self_dependency: _Optional[bool] = ..., config_schema: _Optional[_Union[_common_pb2.JsonObject, _Mapping]] = ..., retry_policy: _Optional[_Union[_common_pb2.RetryPolicy, _Mapping]] = ..., executor: _Optional[str] = ..., partitions_def: _Optional[_Union[_partitions_pb2.PartitionsDefinition, _Mapping]] = ..., backfill_strategy: _Optional[_Union[_partitions_pb2.BackfillStrategy, _Mapping]] = ...) -> None: ...
+    pools: _containers.RepeatedScalarFieldContainer[str]
+    pool_slots: int
+    def __init__(self, key: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., step_key: _Optional[str] = ..., group: _Optional[str] = ..., description: _Optional[str] = ..., dependencies: _Optional[_Iterable[_Union[DependencySnap, _Mapping]]] = ..., code_version: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.StringEntry, _Mapping]]] = ..., metadata: _Optional[_Iterable[_Union[_common_pb2.MetadataEntry, _Mapping]]] = ..., is_async: _Optional[bool] = ..., has_self_dependency: _Optional[bool] = ..., config_schema: _Optional[_Union[_common_pb2.JsonObject, _Mapping]] = ..., retry_policy: _Optional[_Union[_common_pb2.RetryPolicy, _Mapping]] = ..., executor: _Optional[str] = ..., partitions_def: _Optional[_Union[_partitions_pb2.PartitionsDefinition, _Mapping]] = ..., backfill_strategy: _Optional[_Union[_partitions_pb2.BackfillStrategy, _Mapping]] = ..., pools: _Optional[_Iterable[str]] = ..., pool_slots: _Optional[int] = ...) -> None: ...
 
 class JobSnap(_message.Message):
     __slots__ = ("name", "selection", "description", "tags")

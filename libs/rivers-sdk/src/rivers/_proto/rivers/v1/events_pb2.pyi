@@ -23,6 +23,7 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_ASSET_MATERIALIZATION: _ClassVar[EventKind]
     EVENT_KIND_LOG: _ClassVar[EventKind]
     EVENT_KIND_ASSET_FAILED: _ClassVar[EventKind]
+    EVENT_KIND_RUN_CANCELED: _ClassVar[EventKind]
 EVENT_KIND_UNSPECIFIED: EventKind
 EVENT_KIND_RUN_STARTED: EventKind
 EVENT_KIND_RUN_SUCCESS: EventKind
@@ -35,6 +36,7 @@ EVENT_KIND_STEP_UP_FOR_RETRY: EventKind
 EVENT_KIND_ASSET_MATERIALIZATION: EventKind
 EVENT_KIND_LOG: EventKind
 EVENT_KIND_ASSET_FAILED: EventKind
+EVENT_KIND_RUN_CANCELED: EventKind
 
 class RunEvent(_message.Message):
     __slots__ = ("run_id", "kind", "timestamp", "step_key", "asset_key", "partition_key", "level", "message", "metadata", "data_version", "error", "duration_ms", "attempt", "seq")

@@ -8,18 +8,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PlanStep(_message.Message):
-    __slots__ = ("key", "asset_keys", "upstream", "is_async", "executor")
+    __slots__ = ("key", "asset_keys", "upstream", "is_async", "executor", "pools", "pool_slots")
     KEY_FIELD_NUMBER: _ClassVar[int]
     ASSET_KEYS_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_FIELD_NUMBER: _ClassVar[int]
     IS_ASYNC_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    POOLS_FIELD_NUMBER: _ClassVar[int]
+    POOL_SLOTS_FIELD_NUMBER: _ClassVar[int]
     key: str
     asset_keys: _containers.RepeatedScalarFieldContainer[str]
     upstream: _containers.RepeatedScalarFieldContainer[str]
     is_async: bool
     executor: str
-    def __init__(self, key: _Optional[str] = ..., asset_keys: _Optional[_Iterable[str]] = ..., upstream: _Optional[_Iterable[str]] = ..., is_async: _Optional[bool] = ..., executor: _Optional[str] = ...) -> None: ...
+    pools: _containers.RepeatedScalarFieldContainer[str]
+    pool_slots: int
+    def __init__(self, key: _Optional[str] = ..., asset_keys: _Optional[_Iterable[str]] = ..., upstream: _Optional[_Iterable[str]] = ..., is_async: _Optional[bool] = ..., executor: _Optional[str] = ..., pools: _Optional[_Iterable[str]] = ..., pool_slots: _Optional[int] = ...) -> None: ...
 
 class ExecutionPlan(_message.Message):
     __slots__ = ("snapshot_id", "selection", "asset_keys", "steps")

@@ -1,0 +1,91 @@
+"""A step worker process: ``python -m rivers.execution._worker READ_FD WRITE_FD``.
+
+Started by the parallel executor and reused across steps (and runs). It receives a run spec
+once per run, then step after step; it sends the steps' events back as they happen and asks
+the run process for storage and process-local IO through remote calls. SIGTERM raises
+``SystemExit`` inside the running step, so the user's ``finally`` blocks run on cancel.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any
+
+from rivers.execution._wire import Channel, ChannelClosed, load_run_spec, next_request_id
+from rivers.execution.events import RunEvent
+from rivers.execution.runcontext import RunContext
+from rivers.execution.step import run_step
+
+__all__ = ["main"]
+
+
+class _ChannelEvents:
+    """The worker's event sink: every event goes straight to the run process."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    def emit(self, event: RunEvent) -> None:
+        self._channel.send(("event", event))
+
+
+class _Worker:
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.runs: dict[str, RunContext] = {}
+        self._call_lock = threading.Lock()
+
+    def call(self, ref: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # One outstanding call at a time: replies arrive on the same channel the main loop
+        # reads, and a step waits for its call anyway.
+        with self._call_lock:
+            request_id = next_request_id()
+            self.channel.send(("call", request_id, ref, method, args, kwargs))
+            kind, reply_id, ok, value = self.channel.recv()
+            if kind != "reply" or reply_id != request_id:
+                raise RuntimeError(f"worker protocol out of step: {kind} {reply_id} {request_id}")
+            if not ok:
+                raise value
+            return value
+
+    def serve(self) -> None:
+        self.channel.send(("ready",))
+        while True:
+            try:
+                message = self.channel.recv()
+            except ChannelClosed:
+                return
+            kind = message[0]
+            if kind == "run":
+                _, run_id, blob = message
+                spec = load_run_spec(blob, self.call)
+                self.runs[run_id] = RunContext(events=_ChannelEvents(self.channel), **spec)
+            elif kind == "step":
+                _, run_id, step_key, attempt = message
+                run = self.runs[run_id]
+                step = next(s for s in run.plan.steps if s.key == step_key)
+                before = set(run.stored_outputs)
+                ok = run_step(run, step, attempt)
+                self.channel.send(("done", ok, sorted(run.stored_outputs - before)))
+            elif kind == "drop":
+                self.runs.pop(message[1], None)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve steps until the run process closes the channel."""
+    args = sys.argv[1:] if argv is None else argv
+    read_fd, write_fd = int(args[0]), int(args[1])
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run process's to handle
+    _Worker(Channel(read_fd, write_fd)).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
