@@ -17,7 +17,15 @@ import pytest
 from rivers.definitions.metadata import MetadataValue
 from rivers.errors import StorageError
 from rivers.execution.events import ErrorInfo, EventKind, RunEvent
-from rivers.storage import AssetRecord, BackfillRecord, BackfillState, RunRecord, RunStatus, Storage
+from rivers.storage import (
+    AssetRecord,
+    BackfillRecord,
+    BackfillState,
+    PoolLimitError,
+    RunRecord,
+    RunStatus,
+    Storage,
+)
 from rivers.storage.schema import SCHEMA_VERSION
 
 MATERIALIZATION = EventKind.ASSET_MATERIALIZATION
@@ -469,3 +477,241 @@ class StorageConformance:
         assert storage.get_backfill("nope") is None
         with pytest.raises(StorageError, match="no backfill"):
             storage.update_backfill("nope", status=BackfillState.FAILED)
+
+    # --- concurrency pools -----------------------------------------------------------------
+
+    def claim(
+        self,
+        storage: Storage,
+        claim_id: str,
+        pools: list[str],
+        slots: int = 1,
+        *,
+        owner: str = "proc-a",
+        lease: float = 60.0,
+    ) -> bool:
+        return storage.claim_pool_slots(
+            claim_id,
+            pools,
+            slots,
+            run_id=f"run-{claim_id}",
+            step_key=f"step-{claim_id}",
+            owner=owner,
+            lease_duration=lease,
+        )
+
+    def queue(
+        self, storage: Storage, claim_id: str, pools: list[str], slots: int = 1, lease: float = 60.0
+    ) -> int:
+        return storage.register_pool_waiter(
+            claim_id,
+            pools,
+            slots,
+            run_id=f"run-{claim_id}",
+            step_key=f"step-{claim_id}",
+            owner="proc-a",
+            lease_duration=lease,
+        )
+
+    def test_pool_limit_precedence(self, storage: Storage) -> None:
+        """A manual limit wins over the code default, survives re-ensuring, and clears back."""
+        storage.ensure_pool_limits({"wh": 2, "api": 1})
+        info = storage.get_pool_info("wh")
+        assert (info.limit, info.source) == (2, "code")
+        storage.set_pool_limit("wh", 5)
+        storage.ensure_pool_limits({"wh": 3})
+        info = storage.get_pool_info("wh")
+        assert (info.limit, info.source, info.code_limit) == (5, "manual", 3)
+        storage.clear_pool_limit("wh")
+        assert (storage.get_pool_info("wh").limit, storage.get_pool_info("wh").source) == (
+            3,
+            "code",
+        )
+        storage.set_pool_limit("new", 0)
+        assert storage.get_pool_info("new").limit == 0
+        storage.clear_pool_limit("new")
+        assert (storage.get_pool_info("new").limit, storage.get_pool_info("new").source) == (
+            None,
+            "default",
+        )
+        assert storage.get_pool_info("never").limit is None
+        assert [i.name for i in storage.get_all_pool_infos()] == ["api", "new", "wh"]
+        with pytest.raises(StorageError, match="invalid limit"):
+            storage.set_pool_limit("wh", -1)
+        with pytest.raises(StorageError, match="invalid pool name"):
+            storage.ensure_pool_limits({"": 1})
+
+    def test_multi_pool_claim_is_all_or_nothing(self, storage: Storage) -> None:
+        """A claim on several pools takes slots from all of them, or from none."""
+        storage.ensure_pool_limits({"a": 2, "b": 1})
+        assert self.claim(storage, "c1", ["a", "b"])
+        assert not self.claim(storage, "c2", ["a", "b"])
+        assert storage.get_pool_info("a").slots_in_use == 1
+        assert [h.claim_id for h in storage.get_pool_slot_holders("a")] == ["c1"]
+        assert self.claim(storage, "c3", ["a"])
+        assert not self.claim(storage, "c4", ["a"])
+        assert self.claim(storage, "c1", ["a", "b"]), "re-claiming a held claim succeeds"
+        assert storage.get_pool_info("a").slots_in_use == 2
+
+    def test_release_returns_slots_once(self, storage: Storage) -> None:
+        """Releasing gives back every pool's slots; releasing again changes nothing."""
+        storage.ensure_pool_limits({"a": 3, "b": 2})
+        assert self.claim(storage, "c1", ["a", "b"], 2)
+        assert storage.release_pool_slots("c1") == 4
+        assert storage.release_pool_slots("c1") == 0
+        assert storage.release_pool_slots("never") == 0
+        infos = {i.name: i for i in storage.get_all_pool_infos()}
+        assert [(infos[p].slots_in_use, infos[p].holders) for p in "ab"] == [(0, 0), (0, 0)]
+        assert self.claim(storage, "c2", ["a"], 3)
+
+    def test_slots_over_the_limit_fail_fast(self, storage: Storage) -> None:
+        """A claim bigger than a pool's limit is an error naming the pool; limit 0 just waits."""
+        storage.ensure_pool_limits({"small": 1})
+        with pytest.raises(
+            PoolLimitError, match=r"pool 'small' has a limit of 1 slot\(s\) \(code\)"
+        ):
+            self.claim(storage, "c1", ["free", "small"], 2)
+        assert storage.get_pool_info("free").slots_in_use == 0
+        storage.set_pool_limit("paused", 0)
+        assert not self.claim(storage, "c2", ["paused"])
+        with pytest.raises(StorageError, match="invalid pool slots"):
+            self.claim(storage, "c3", ["small"], 0)
+
+    def test_unlimited_pools_never_wait(self, storage: Storage) -> None:
+        """A pool without a limit admits every claim, even behind a waiter blocked elsewhere."""
+        storage.ensure_pool_limits({"a": 1})
+        assert self.claim(storage, "h", ["a"])
+        self.queue(storage, "w", ["free", "a"])
+        assert all(self.claim(storage, f"u{i}", ["free"], 5) for i in range(3))
+        info = storage.get_pool_info("free")
+        assert (info.limit, info.slots_in_use, info.holders, info.waiters) == (None, 15, 3, 1)
+
+    def test_expired_leases_are_reclaimed(self, storage: Storage) -> None:
+        """Expired holders' slots come back, via reclaim or via the next claim on the pool."""
+        storage.ensure_pool_limits({"a": 1, "b": 1})
+        assert self.claim(storage, "dead", ["a"], owner="crashed")
+        assert self.claim(storage, "live", ["b"])
+        assert storage.reclaim_expired_pool_slots() == 0
+        assert storage.reclaim_expired_pool_slots(now=time.time() + 3600) == 2
+        assert storage.get_pool_slot_holders("a") == []
+        assert storage.get_pool_info("a").slots_in_use == 0
+        assert self.claim(storage, "short", ["a"], owner="crashed", lease=0.2)
+        assert not self.claim(storage, "next", ["a"])
+        time.sleep(0.3)
+        assert self.claim(storage, "next", ["a"])
+        assert [h.claim_id for h in storage.get_pool_slot_holders("a")] == ["next"]
+        assert storage.get_pool_info("a").slots_in_use == 1
+
+    def test_renewed_leases_do_not_expire(self, storage: Storage) -> None:
+        """renew_pool_leases extends every holder and waiter of one owner, and no other."""
+        storage.ensure_pool_limits({"a": 1})
+        assert self.claim(storage, "mine", ["a"], lease=0.3)
+        self.queue(storage, "waiting", ["a"], lease=0.3)
+        assert self.claim(storage, "theirs", ["b"], owner="proc-b", lease=0.3)
+        assert storage.renew_pool_leases("proc-a", 60.0) == 2
+        assert storage.renew_pool_leases("nobody", 60.0) == 0
+        time.sleep(0.4)
+        assert storage.reclaim_expired_pool_slots() == 1
+        assert [h.claim_id for h in storage.get_pool_slot_holders("a")] == ["mine"]
+        assert storage.get_pool_info("a").waiters == 1
+        (holder,) = storage.get_pool_slot_holders("a")
+        assert holder.lease_expires_at - time.time() > 50
+
+    def test_waiters_are_served_first_come_first_served(self, storage: Storage) -> None:
+        """An earlier waiter needing 2 slots is served before a later one needing 1."""
+        storage.ensure_pool_limits({"a": 2})
+        assert self.claim(storage, "h", ["a"])
+        first = self.queue(storage, "big", ["a"], 2)
+        second = self.queue(storage, "small", ["a"], 1)
+        assert second > first
+        assert self.queue(storage, "big", ["a"], 2) == first, "re-queuing keeps the place"
+        assert not self.claim(storage, "small", ["a"]), "1 slot is free, but big is first"
+        assert not self.claim(storage, "big", ["a"], 2)
+        assert not self.claim(storage, "newcomer", ["a"]), "unqueued claims come last"
+        storage.release_pool_slots("h")
+        assert not self.claim(storage, "small", ["a"])
+        assert self.claim(storage, "big", ["a"], 2)
+        assert storage.get_pool_info("a").waiters == 1
+        assert not self.claim(storage, "small", ["a"])
+        storage.release_pool_slots("big")
+        assert self.claim(storage, "small", ["a"])
+        assert storage.get_pool_info("a").waiters == 0
+
+    def test_dead_waiters_do_not_block_the_queue(self, storage: Storage) -> None:
+        """A waiter whose lease expired is skipped, and reclaim removes it."""
+        storage.ensure_pool_limits({"a": 1})
+        self.queue(storage, "gone", ["a"], lease=0.2)
+        assert not self.claim(storage, "later", ["a"])
+        time.sleep(0.3)
+        assert self.claim(storage, "later", ["a"])
+        storage.reclaim_expired_pool_slots()
+        assert storage._q("SELECT VALUE claim_id FROM pool_waiter;") == [[]]
+
+    def test_pool_infos_and_holders_describe_claims(self, storage: Storage) -> None:
+        """Infos count slots, holders and live waiters; holders carry run, step and lease."""
+        storage.ensure_pool_limits({"a": 4})
+        assert self.claim(storage, "c1", ["a", "b"], 2, lease=30.0)
+        assert self.claim(storage, "c2", ["a"], 1)
+        self.queue(storage, "w", ["a", "c"], 3)
+        infos = storage.get_all_pool_infos()
+        assert [(i.name, i.limit, i.slots_in_use, i.holders, i.waiters) for i in infos] == [
+            ("a", 4, 3, 2, 1),
+            ("b", None, 2, 1, 0),
+            ("c", None, 0, 0, 1),
+        ]
+        first, second = storage.get_pool_slot_holders("a")
+        assert (first.claim_id, first.run_id, first.step_key, first.slots, first.owner) == (
+            "c1",
+            "run-c1",
+            "step-c1",
+            2,
+            "proc-a",
+        )
+        assert first.lease_expires_at == pytest.approx(first.claimed_at + 30.0)
+        assert abs(first.claimed_at - time.time()) < 5
+        assert second.claim_id == "c2"
+        assert storage.get_pool_slot_holders("nowhere") == []
+
+    def test_concurrent_claimers_never_exceed_the_limit(self, storage: Storage) -> None:
+        """8 threads claiming one pool (queuing when full) never hold more than its limit."""
+        storage.ensure_pool_limits({"hot": 3})
+        threads, rounds = 8, 4
+        lock = threading.Lock()
+        holding = [0]
+        peak = [0]
+        errors: list[BaseException] = []
+        handles = [self.writer(storage) for _ in range(threads)]
+
+        def work(worker: int) -> None:
+            store = handles[worker]
+            try:
+                for r in range(rounds):
+                    claim_id = f"w{worker}-{r}"
+                    queued = False
+                    while not self.claim(store, claim_id, ["hot"], owner=f"w{worker}"):
+                        if not queued:
+                            self.queue(store, claim_id, ["hot"])
+                            queued = True
+                        time.sleep(0.002)
+                    with lock:
+                        holding[0] += 1
+                        peak[0] = max(peak[0], holding[0])
+                    time.sleep(0.005)
+                    with lock:
+                        holding[0] -= 1
+                    assert store.release_pool_slots(claim_id) == 1
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+
+        workers = [threading.Thread(target=work, args=(w,)) for w in range(threads)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+        for handle in handles:
+            if handle is not storage:
+                handle.close()
+        assert errors == []
+        assert 1 <= peak[0] <= 3
+        info = storage.get_pool_info("hot")
+        assert (info.slots_in_use, info.holders, info.waiters) == (0, 0, 0)

@@ -7,9 +7,11 @@ from rivers.definitions.asset import Asset
 from rivers.definitions.asset_def import AssetDef
 from rivers.definitions.job import Job
 from rivers.definitions.metadata import MetadataValue
+from rivers.definitions.multi import MultiAsset
 from rivers.definitions.output import Materialization, Output
 from rivers.definitions.repository import CodeRepository
 from rivers.definitions.retry import RetryPolicy
+from rivers.definitions.task import BashTask, Task
 from rivers.errors import (
     DefinitionError,
     RiversError,
@@ -47,6 +49,7 @@ __all__ = [
     "BackfillState",
     "BackfillStatus",
     "BackfillStrategy",
+    "BashTask",
     "CodeRepository",
     "DefinitionError",
     "ErrorInfo",
@@ -58,6 +61,7 @@ __all__ = [
     "Materialization",
     "MaterializeResult",
     "MetadataValue",
+    "MultiAsset",
     "Output",
     "OutputContext",
     "PartitionError",
@@ -77,6 +81,7 @@ __all__ = [
     "SelfDependency",
     "Storage",
     "StorageError",
+    "Task",
     "TimeWindow",
     "UserCodeError",
     "__version__",

@@ -22,7 +22,13 @@ from rivers._convert.common import (
 from rivers._convert.partitions import PartitionsMemo, backfill_data, backfill_fields
 from rivers._gc import gc_paused
 from rivers._proto.rivers.v1 import definitions_pb2 as pb
-from rivers.definitions.snapshot import AssetSnap, DefinitionsSnapshot, DependencySnap, JobSnap
+from rivers.definitions.snapshot import (
+    AssetSnap,
+    DefinitionsSnapshot,
+    DependencySnap,
+    GraphSnap,
+    JobSnap,
+)
 
 __all__ = [
     "asset_from_proto",
@@ -38,10 +44,61 @@ _ROLE_TO_PROTO: dict[Literal["input", "dep"], pb.DependencyRole] = {
     "dep": pb.DEPENDENCY_ROLE_DEP,
 }
 _ROLE_FROM_PROTO = {v: k for k, v in _ROLE_TO_PROTO.items()}
-_KIND_TO_PROTO: dict[Literal["asset", "external"], pb.AssetKind] = {
+_KIND_TO_PROTO: dict[Literal["asset", "external", "graph", "multi"], pb.AssetKind] = {
     "asset": pb.ASSET_KIND_ASSET,
     "external": pb.ASSET_KIND_EXTERNAL,
+    "graph": pb.ASSET_KIND_GRAPH,
+    "multi": pb.ASSET_KIND_MULTI,
 }
+_NODE_KIND_TO_PROTO: dict[Literal["call", "map"], pb.GraphNodeKind] = {
+    "call": pb.GRAPH_NODE_KIND_CALL,
+    "map": pb.GRAPH_NODE_KIND_MAP,
+}
+_NODE_KIND_FROM_PROTO = {v: k for k, v in _NODE_KIND_TO_PROTO.items()}
+
+
+def _graph_fields(graph: GraphSnap) -> dict[str, Any]:
+    return {
+        "output": graph.output,
+        "nodes": [
+            {
+                "node_id": n.node_id,
+                "task": n.task,
+                "kind": _NODE_KIND_TO_PROTO[n.kind],
+                "upstream": n.upstream,
+                "streams": n.streams,
+                "assets": n.assets,
+                "is_async": n.is_async,
+                "executor": n.executor,
+                "max_concurrency": n.max_concurrency,
+            }
+            for n in graph.nodes
+        ],
+    }
+
+
+def _graph_data(msg: pb.GraphSnap) -> dict[str, Any]:
+    nodes = []
+    for n in msg.nodes:
+        kind = _NODE_KIND_FROM_PROTO.get(n.kind)
+        if kind is None:
+            raise ValueError(f"GraphNodeSnap {n.node_id!r}: unsupported kind {n.kind}")
+        nodes.append(
+            {
+                "node_id": n.node_id,
+                "task": n.task,
+                "kind": kind,
+                "upstream": tuple(n.upstream),
+                "streams": tuple(n.streams),
+                "assets": tuple(n.assets),
+                "is_async": n.is_async,
+                "executor": n.executor if n.HasField("executor") else None,
+                "max_concurrency": n.max_concurrency if n.HasField("max_concurrency") else None,
+            }
+        )
+    return {"nodes": nodes, "output": msg.output}
+
+
 _KIND_FROM_PROTO = {v: k for k, v in _KIND_TO_PROTO.items()}
 
 
@@ -99,6 +156,7 @@ def _asset_fields(asset: AssetSnap, memo: PartitionsMemo) -> dict[str, Any]:
         ),
         "pools": asset.pools,
         "pool_slots": asset.pool_slots,
+        "graph": None if asset.graph is None else _graph_fields(asset.graph),
     }
 
 
@@ -131,6 +189,7 @@ def _asset_data(msg: pb.AssetSnap, memo: PartitionsMemo) -> dict[str, Any]:
         ),
         "pools": tuple(msg.pools),
         "pool_slots": msg.pool_slots or 1,
+        "graph": _graph_data(msg.graph) if msg.HasField("graph") else None,
     }
 
 

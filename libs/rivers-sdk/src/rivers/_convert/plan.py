@@ -19,6 +19,11 @@ def step_to_proto(step: PlanStep) -> pb.PlanStep:
         executor=step.executor,
         pools=step.pools,
         pool_slots=step.pool_slots,
+        kind=step.kind,
+        graph=step.graph,
+        node=step.node,
+        streams=step.streams,
+        max_concurrency=step.max_concurrency,
     )
 
 
@@ -32,6 +37,11 @@ def step_from_proto(msg: pb.PlanStep) -> PlanStep:
         msg.executor if msg.HasField("executor") else None,
         tuple(msg.pools),
         msg.pool_slots or 1,
+        kind=msg.kind or "asset",
+        graph=msg.graph if msg.HasField("graph") else None,
+        node=msg.node if msg.HasField("node") else None,
+        streams=tuple(msg.streams),
+        max_concurrency=msg.max_concurrency if msg.HasField("max_concurrency") else None,
     )
 
 
@@ -58,6 +68,11 @@ def plan_to_proto(plan: ExecutionPlan) -> pb.ExecutionPlan:
                 executor=s.executor,
                 pools=s.pools,
                 pool_slots=s.pool_slots,
+                kind=s.kind,
+                graph=s.graph,
+                node=s.node,
+                streams=s.streams,
+                max_concurrency=s.max_concurrency,
             )
         return msg
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from rivers import __version__
-from rivers.cli import backfill, materialize, storage
+from rivers.cli import backfill, materialize, pools, storage
 from rivers.errors import RiversError
 from rivers.telemetry import configure_logging
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     materialize.register(subparsers)
     backfill.register(subparsers)
+    pools.register(subparsers)
     storage.register(subparsers)
     return parser
 

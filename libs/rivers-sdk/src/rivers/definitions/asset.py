@@ -15,12 +15,14 @@ from rivers.definitions.signature import FunctionSpec, analyze_function
 from rivers.errors import DefinitionError
 
 if TYPE_CHECKING:
+    from rivers.definitions.graph import GraphDefinition
+    from rivers.definitions.multi import MultiAsset
     from rivers.execution.io import IOHandler
     from rivers.partitions import BackfillStrategy, PartitionsDefinition
 
 __all__ = ["EXECUTOR_METADATA_KEY", "Asset", "AssetKind"]
 
-AssetKind = Literal["asset", "external"]
+AssetKind = Literal["asset", "external", "graph", "multi"]
 EXECUTOR_METADATA_KEY = "rivers/executor"
 _KNOWN_EXECUTORS = frozenset({"in_process", "parallel"})
 _GROUP = re.compile(r"^[A-Za-z0-9_\-]+$")
@@ -69,16 +71,19 @@ class Asset:
         "code_version",
         "description",
         "fn",
+        "graph",
         "group",
         "io_handler",
         "key",
         "kind",
         "metadata",
+        "node_io_handler",
         "partitions_def",
         "pool_slots",
         "pools",
         "retry_policy",
         "spec",
+        "step_name",
         "tags",
     )
 
@@ -95,6 +100,9 @@ class Asset:
     backfill_strategy: BackfillStrategy | None
     pools: tuple[str, ...]
     pool_slots: int
+    graph: GraphDefinition | None
+    node_io_handler: IOHandler | None
+    step_name: str | None
     code_version: str | None
     description: str | None
 
@@ -205,6 +213,9 @@ class Asset:
         backfill_strategy: Any = None,
         pool: Any = None,
         pool_slots: int = 1,
+        graph: GraphDefinition | None = None,
+        node_io_handler: Any = None,
+        step_name: str | None = None,
     ) -> Asset:
         self = object.__new__(cls)
         set_ = object.__setattr__
@@ -235,6 +246,9 @@ class Asset:
         set_(self, "pool_slots", pool_slots)
         set_(self, "code_version", code_version)
         set_(self, "description", description)
+        set_(self, "graph", graph)
+        set_(self, "node_io_handler", _check_io_handler(node_io_handler, key))
+        set_(self, "step_name", step_name)
         executor = self.metadata.get(EXECUTOR_METADATA_KEY)
         if executor is not None and executor.value not in _KNOWN_EXECUTORS:
             raise DefinitionError(
@@ -279,10 +293,93 @@ class Asset:
             partitions_def=partitions_def,
         )
 
+    @staticmethod
+    def from_graph(
+        name: str | None = None,
+        *,
+        key_prefix: str | Sequence[str] | None = None,
+        io_handler: IOHandler | None = None,
+        node_io_handler: IOHandler | None = None,
+        partitions_def: PartitionsDefinition | None = None,
+        backfill_strategy: BackfillStrategy | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        group: str | None = None,
+        code_version: str | None = None,
+        description: str | None = None,
+    ) -> Callable[[Callable[[], Any]], Asset]:
+        """Compose ``@rs.Task`` calls into one asset whose tasks are separate plan steps.
+
+        The decorated body runs once at definition time and wires tasks together: call tasks
+        with each other's outputs, call assets to use their values, ``.map(task)`` to fan
+        out over items, ``.collect()`` / ``.collect_stream()`` to gather. It returns the task
+        output that becomes the asset's value (stored by ``io_handler``); intermediate outputs
+        go through ``node_io_handler`` (default: the repository's IO handler).
+        """
+        from rivers.definitions.graph_asset import graph_asset_decorator
+
+        return graph_asset_decorator(
+            name=name,
+            key_prefix=key_prefix,
+            io_handler=io_handler,
+            node_io_handler=node_io_handler,
+            partitions_def=partitions_def,
+            backfill_strategy=backfill_strategy,
+            metadata=metadata,
+            tags=tags,
+            group=group,
+            code_version=code_version,
+            description=description,
+        )
+
+    @staticmethod
+    def from_multi(
+        output_defs: Sequence[AssetDef],
+        *,
+        name: str | None = None,
+        deps: Sequence[AssetDef | str | Asset] | None = None,
+        io_handler: IOHandler | None = None,
+        partitions_def: PartitionsDefinition | None = None,
+        group: str | None = None,
+        tags: dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        retry_policy: RetryPolicy | None = None,
+        pool: str | Sequence[str] | None = None,
+        pool_slots: int = 1,
+        code_version: str | None = None,
+    ) -> Callable[[Callable[..., Any]], MultiAsset]:
+        """One function (one step) producing several assets, yielding ``rs.Output`` each.
+
+        The function yields ``rs.Output(value, output_name="users")`` per output; a run that
+        selects only some outputs still calls it once, with ``context.output_selection``
+        naming the selected ones so it can skip the rest.
+        """
+        from rivers.definitions.multi import multi_asset_decorator
+
+        return multi_asset_decorator(
+            output_defs,
+            name=name,
+            deps=deps,
+            io_handler=io_handler,
+            partitions_def=partitions_def,
+            group=group,
+            tags=tags,
+            metadata=metadata,
+            retry_policy=retry_policy,
+            pool=pool,
+            pool_slots=pool_slots,
+            code_version=code_version,
+        )
+
     @property
     def name(self) -> str:
         """The key's last part."""
         return key_name(self.key)
+
+    @property
+    def step_key(self) -> str:
+        """The plan step that materializes this asset (shared by a multi-asset's outputs)."""
+        return self.step_name or self.key
 
     @property
     def executor_override(self) -> str | None:
@@ -291,9 +388,23 @@ class Asset:
         return None if value is None else str(value.value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Call the underlying function directly (handy in unit tests)."""
-        if self.fn is None:
-            raise TypeError(f"external asset {self.key!r} has no function to call")
+        """Call the underlying function directly (handy in unit tests).
+
+        Inside a graph body (``@rs.Asset.from_graph``) it returns a handle to this asset's
+        value instead.
+        """
+        from rivers.definitions.graph import current_composition
+
+        composition = current_composition()
+        if composition is not None:
+            if args or kwargs:
+                raise DefinitionError(
+                    f"inside a graph body, asset {self.key!r} is called without arguments "
+                    "(its value is loaded, not computed)"
+                )
+            return composition.asset(self.key)
+        if self.fn is None or self.kind == "graph":
+            raise TypeError(f"{self.kind} asset {self.key!r} has no function to call directly")
         return self.fn(*args, **kwargs)
 
     def __setattr__(self, name: str, value: Any) -> None:

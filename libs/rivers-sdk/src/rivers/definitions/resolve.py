@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from rivers.definitions.asset import Asset
 from rivers.definitions.keys import key_name
 from rivers.definitions.metadata import MetadataValue
+from rivers.definitions.multi import MultiAsset
 from rivers.definitions.snapshot import DefinitionsSnapshot, JobSnap
 from rivers.errors import DefinitionError
 
@@ -52,6 +53,8 @@ def flatten_assets(items: Iterable[Any]) -> list[Asset]:
         for item in stack[-1]:
             if isinstance(item, Asset):
                 out.append(item)
+            elif isinstance(item, MultiAsset):
+                out.extend(item.outputs)
             elif isinstance(item, list | tuple):
                 stack.append(iter(item))
                 break
@@ -239,7 +242,7 @@ def _snap(
     return {
         "key": asset.key,
         "kind": asset.kind,
-        "step_key": asset.key,
+        "step_key": _step_key(asset),
         "group": asset.group,
         "description": asset.description,
         "dependencies": dependencies,
@@ -255,7 +258,43 @@ def _snap(
         "backfill_strategy": asset.backfill_strategy,
         "pools": asset.pools,
         "pool_slots": asset.pool_slots,
+        "graph": _graph_snap(asset, inputs),
     }
+
+
+def _step_key(asset: Asset) -> str:
+    if asset.graph is not None:
+        return graph_step_key(asset.key, asset.graph.output)
+    return asset.step_key
+
+
+def graph_step_key(asset_key: str, node_id: str) -> str:
+    """The plan step of one node of a graph asset."""
+    return f"{asset_key}.{node_id}"
+
+
+def _graph_snap(asset: Asset, inputs: tuple[ResolvedInput, ...]) -> dict[str, Any] | None:
+    graph = asset.graph
+    if graph is None:
+        return None
+    keys = {i.arg_name: i.asset_key for i in inputs}
+    nodes = []
+    for node in graph.nodes:
+        task = node.task
+        nodes.append(
+            {
+                "node_id": node.node_id,
+                "task": task.name,
+                "kind": node.kind,
+                "upstream": tuple(dict.fromkeys(node.upstream_nodes)),
+                "streams": tuple(b.ref for b in node.bindings if b.kind == "stream"),
+                "assets": tuple(dict.fromkeys(keys[r] for r in node.outer_assets)),
+                "is_async": task.is_async,
+                "executor": task.executor_override,
+                "max_concurrency": node.max_concurrency,
+            }
+        )
+    return {"nodes": nodes, "output": graph.output}
 
 
 def resolve(assets: Sequence[Asset], *, location: str, jobs: Sequence[JobSnap] = ()) -> Resolution:

@@ -20,7 +20,14 @@ from rivers.partitions import BackfillStrategy, PartitionMapping, PartitionsDefi
 if TYPE_CHECKING:
     from rivers._proto.rivers.v1 import definitions_pb2
 
-__all__ = ["AssetSnap", "DefinitionsSnapshot", "DependencySnap", "JobSnap"]
+__all__ = [
+    "AssetSnap",
+    "DefinitionsSnapshot",
+    "DependencySnap",
+    "GraphNodeSnap",
+    "GraphSnap",
+    "JobSnap",
+]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 _DERIVED = ("snapshot_id", "assets_by_key")
@@ -49,13 +56,38 @@ class DependencySnap(BaseModel):
     partition_mapping: PartitionMapping | None = None
 
 
+class GraphNodeSnap(BaseModel):
+    """One task of a graph asset, as the planner needs it."""
+
+    model_config = _FROZEN
+
+    node_id: str
+    task: str
+    kind: Literal["call", "map"] = "call"
+    upstream: tuple[str, ...] = ()
+    streams: tuple[str, ...] = ()
+    assets: tuple[str, ...] = ()
+    is_async: bool = False
+    executor: str | None = None
+    max_concurrency: int | None = None
+
+
+class GraphSnap(BaseModel):
+    """The task graph of a graph asset; ``output`` is the node whose value is the asset."""
+
+    model_config = _FROZEN
+
+    nodes: tuple[GraphNodeSnap, ...]
+    output: str
+
+
 class AssetSnap(BaseModel):
     """One asset as the control plane sees it."""
 
     model_config = _FROZEN
 
     key: str
-    kind: Literal["asset", "external"] = "asset"
+    kind: Literal["asset", "external", "graph", "multi"] = "asset"
     step_key: str
     group: str = "default"
     description: str | None = None
@@ -72,6 +104,7 @@ class AssetSnap(BaseModel):
     backfill_strategy: BackfillStrategy | None = None
     pools: tuple[str, ...] = ()
     pool_slots: int = 1
+    graph: GraphSnap | None = None
 
     @property
     def upstream_keys(self) -> tuple[str, ...]:

@@ -14,7 +14,8 @@ import threading
 from typing import Any
 
 from rivers.execution._wire import Channel, ChannelClosed, load_run_spec, next_request_id
-from rivers.execution.events import RunEvent
+from rivers.execution.events import EventKind, RunEvent
+from rivers.execution.nodes import map_item_program
 from rivers.execution.runcontext import RunContext
 from rivers.execution.step import run_step
 
@@ -50,6 +51,15 @@ class _Worker:
                 raise value
             return value
 
+    def _done(self, ok: bool, stored: list[str], value: Any) -> None:
+        try:
+            self.channel.send(("done", ok, stored, value))
+        except Exception as exc:  # a result that cannot be pickled fails the step, not the worker
+            self.channel.send(
+                ("event", RunEvent.now("", EventKind.LOG, level="ERROR", message=str(exc)))
+            )
+            self.channel.send(("done", False, stored, None))
+
     def serve(self) -> None:
         self.channel.send(("ready",))
         while True:
@@ -63,12 +73,23 @@ class _Worker:
                 spec = load_run_spec(blob, self.call)
                 self.runs[run_id] = RunContext(events=_ChannelEvents(self.channel), **spec)
             elif kind == "step":
-                _, run_id, step_key, attempt = message
+                _, run_id, step_key, attempt, extras = message
                 run = self.runs[run_id]
                 step = next(s for s in run.plan.steps if s.key == step_key)
+                if extras is not None:
+                    run.injected[step_key] = load_run_spec(extras, self.call)
                 before = set(run.stored_outputs)
                 ok = run_step(run, step, attempt)
-                self.channel.send(("done", ok, sorted(run.stored_outputs - before)))
+                run.injected.pop(step_key, None)
+                self._done(bool(ok), sorted(run.stored_outputs - before), None)
+            elif kind == "item":
+                _, run_id, step_key, index, blob = message
+                run = self.runs[run_id]
+                step = next(s for s in run.plan.steps if s.key == step_key)
+                item = load_run_spec(blob, self.call)
+                program = map_item_program(run, step, index, item)
+                ok, value = run_step(run, step, program=program)
+                self._done(bool(ok), [], value)
             elif kind == "drop":
                 self.runs.pop(message[1], None)
 

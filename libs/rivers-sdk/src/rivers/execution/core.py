@@ -11,13 +11,18 @@ and skips the rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from rivers.definitions.retry import RetryPolicy
 from rivers.execution.events import ErrorInfo, EventKind
 from rivers.execution.executor import Executor
+from rivers.execution.fanout import FanOut
+from rivers.execution.nodes import item_step_key, map_item_program
 from rivers.execution.runcontext import RunContext
 from rivers.execution.step import arun_step, run_step
 from rivers.planning.plan import PlanStep
@@ -35,6 +40,7 @@ Where = Literal["loop", "thread", "worker"]
 RunOutcome = Literal["success", "failure", "canceled"]
 
 _CANCEL_POLL = 0.5
+T = TypeVar("T")
 
 
 def where_step_runs(step: PlanStep, executor: Executor) -> Where:
@@ -43,6 +49,40 @@ def where_step_runs(step: PlanStep, executor: Executor) -> Where:
         return "loop"
     kind = step.executor or executor.kind
     return "thread" if kind == "in_process" else "worker"
+
+
+async def in_own_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` in a thread of its own and await its result.
+
+    Not ``asyncio.to_thread``: its few shared threads also serve storage calls, and a step
+    (a stream consumer especially) can occupy one for a long time.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def target() -> None:
+        try:
+            value = fn(*args)
+        except BaseException as exc:
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, value, None)
+
+    threading.Thread(target=target, name="rivers-step", daemon=True).start()
+    return await future
+
+
+def _asset_of(step: PlanStep) -> str | None:
+    """The asset a step's events are about (None for a graph's internal tasks)."""
+    return step.asset_keys[0] if step.asset_keys else None
 
 
 class _Scheduler:
@@ -55,8 +95,11 @@ class _Scheduler:
         worker_spec: Callable[[], bytes] | None,
         pools: PoolGate | None,
         cancel_requested: Callable[[], bool] | None,
+        encode: Callable[[Any], bytes] | None = None,
     ) -> None:
         self.run = run
+        self.encode = encode or (lambda value: b"")
+        self.fanout = FanOut(run)
         self.executor = executor
         self._workers_factory = workers
         self._workers: WorkerPool | None = None
@@ -65,13 +108,16 @@ class _Scheduler:
         self.cancel_requested = cancel_requested
         steps = run.plan.steps
         self.steps = {s.key: s for s in steps}
-        self.waiting_on = {s.key: set(s.upstream) for s in steps}
+        # Stream edges are waited on separately: their consumer starts on the first result.
+        self.waiting_on = {s.key: set(s.upstream) - set(s.streams) for s in steps}
+        self.stream_wait = {s.key: set(s.streams) for s in steps if s.streams}
+        self.launched: set[str] = set()
         self.children: dict[str, list[str]] = {s.key: [] for s in steps}
         for s in steps:
             for up in s.upstream:
                 self.children[up].append(s.key)
         self.outcome: dict[str, bool] = {}
-        self.running: dict[str, asyncio.Task[bool]] = {}
+        self.running: dict[str, asyncio.Task[None]] = {}
         serial = executor.kind == "in_process"
         self.thread_slots = asyncio.Semaphore(1)
         self.async_slots = (
@@ -94,38 +140,107 @@ class _Scheduler:
     def _slots(self, where: Where) -> asyncio.Semaphore:
         return {"loop": self.async_slots, "thread": self.thread_slots}.get(where, self.worker_slots)
 
-    async def _run_step(self, step: PlanStep) -> bool:
-        where = where_step_runs(step, self.executor)
+    async def _with_pools(
+        self, step: PlanStep, key: str, run: Callable[[], Awaitable[T]], refused: T
+    ) -> T:
         claim = None
         if self.pools is not None and step.pools:
-            claim = await self.pools.acquire(
-                step.pools, step.pool_slots, run_id=self.run.run_id, step_key=step.key
-            )
+            from rivers.execution.pools import PoolLimitError
+
+            try:
+                claim = await self.pools.acquire(
+                    step.pools, step.pool_slots, run_id=self.run.run_id, step_key=key
+                )
+            except PoolLimitError as exc:
+                error = ErrorInfo(error_type="PoolLimitError", message=str(exc))
+                self.run.emit(
+                    EventKind.STEP_FAILURE,
+                    key,
+                    asset_key=_asset_of(step),
+                    level="ERROR",
+                    message=f"PoolLimitError: {exc}",
+                    error=error,
+                )
+                return refused
             if claim.waited > 0.001:
                 self.run.emit(
                     EventKind.LOG,
-                    step,
+                    key,
                     message=f"waited {claim.waited:.2f}s for pool slots {list(step.pools)}",
                 )
         try:
-            async with self._slots(where):
-                if where == "loop":
-                    return await arun_step(self.run, step)
-                if where == "thread":
-                    return await asyncio.to_thread(run_step, self.run, step)
-                return await self._in_worker(step)
+            return await run()
         finally:
             if claim is not None and self.pools is not None:
-                self.pools.release(claim)
+                await self.pools.arelease(claim)
 
-    async def _in_worker(self, step: PlanStep) -> bool:
+    async def _run_step(self, step: PlanStep) -> bool:
+        if step.kind == "map":
+            return await self.fanout.run_map(
+                step, self._run_item, lambda: self._stream_started(step.key)
+            )
+        where = where_step_runs(step, self.executor)
+        slots: Any = self._slots(where)
+        if step.streams:
+            # A stream consumer mostly waits for mapped items; holding an executor slot (or a
+            # worker process) meanwhile could starve the very items it waits for.
+            where = "loop" if step.is_async else "thread"
+            slots = contextlib.nullcontext()
+        extras = self.fanout.injected(step)
+        if extras:
+            self.run.injected[step.key] = extras
+
+        async def execute() -> bool:
+            async with slots:
+                if where == "loop":
+                    return bool(await arun_step(self.run, step))
+                if where == "thread":
+                    return bool(await in_own_thread(run_step, self.run, step))
+                return await self._in_worker(step, extras)
+
+        return await self._with_pools(step, step.key, execute, False)
+
+    async def _run_item(self, step: PlanStep, index: int, item: Any) -> tuple[bool, Any]:
+        where = where_step_runs(step, self.executor)
+
+        async def execute() -> tuple[bool, Any]:
+            async with self._slots(where):
+                if where == "loop":
+                    program = map_item_program(self.run, step, index, item)
+                    ok, value = await arun_step(self.run, step, program=program)
+                    return ok, value
+                if where == "thread":
+                    program = map_item_program(self.run, step, index, item)
+                    ok, value = await in_own_thread(run_step, self.run, step, 0, program)
+                    return ok, value
+                assert self._worker_spec is not None
+                result = await self.workers().run_item(
+                    self.run.run_id, self._worker_spec(), step.key, index, self.encode(item)
+                )
+                if result.crash is not None:
+                    key = item_step_key(step.key, index)
+                    message = "run canceled" if self.canceled else result.crash
+                    self.run.emit(
+                        EventKind.STEP_FAILURE,
+                        key,
+                        level="ERROR",
+                        message=f"WorkerCrashed: {message}",
+                        error=ErrorInfo(error_type="WorkerCrashed", message=message),
+                    )
+                    return False, None
+                return result.ok, result.value
+
+        return await self._with_pools(step, item_step_key(step.key, index), execute, (False, None))
+
+    async def _in_worker(self, step: PlanStep, extras: dict[str, Any]) -> bool:
         assert self._worker_spec is not None
         spec = self._worker_spec()
+        encoded = self.encode(extras) if extras else None
         attempt = 0
-        policy = self.run.assets[step.asset_keys[0]].retry_policy
+        policy = self._retry_policy(step)
         while True:
             result: StepExit = await self.workers().run_step(
-                self.run.run_id, spec, step.key, attempt
+                self.run.run_id, spec, step.key, attempt, encoded
             )
             if result.crash is None:
                 self.run.stored_outputs.update(result.stored)
@@ -137,7 +252,7 @@ class _Scheduler:
                 self.run.emit(
                     EventKind.STEP_UP_FOR_RETRY,
                     step,
-                    asset_key=step.asset_keys[0],
+                    asset_key=_asset_of(step),
                     level="WARNING",
                     message=f"{message}; retrying (attempt {attempt + 1})",
                     error=error,
@@ -150,9 +265,23 @@ class _Scheduler:
             self._fail_unreported(step, error, attempt)
             return False
 
+    def _retry_policy(self, step: PlanStep) -> RetryPolicy | None:
+        if step.graph is not None and step.node is not None:
+            graph = self.run.assets[step.graph].graph
+            assert graph is not None
+            return graph.node(step.node).task.retry_policy
+        return self.run.assets[step.asset_keys[0]].retry_policy
+
+    def _stream_started(self, map_key: str) -> None:
+        for child, sources in self.stream_wait.items():
+            if map_key in sources:
+                sources.discard(map_key)
+                if not sources and not self.waiting_on[child]:
+                    self.finished.put_nowait(("ready", child, True))
+
     def _fail_unreported(self, step: PlanStep, error: ErrorInfo, attempt: int) -> None:
         # The worker died before it could report: record the failure on its behalf.
-        asset_key = step.asset_keys[0]
+        asset_key = _asset_of(step)
         self.run.emit(
             EventKind.STEP_FAILURE,
             step,
@@ -162,16 +291,17 @@ class _Scheduler:
             error=error,
             attempt=attempt,
         )
-        keys = self.run.keys_of(self.run.assets[asset_key])
-        for partition_key in [None] if keys is None else keys:
-            self.run.emit(
-                EventKind.ASSET_FAILED,
-                step,
-                asset_key=asset_key,
-                partition_key=partition_key,
-                level="ERROR",
-                message=error.message,
-            )
+        for key in step.asset_keys:
+            keys = self.run.keys_of(self.run.assets[key])
+            for partition_key in [None] if keys is None else keys:
+                self.run.emit(
+                    EventKind.ASSET_FAILED,
+                    step,
+                    asset_key=key,
+                    partition_key=partition_key,
+                    level="ERROR",
+                    message=error.message,
+                )
 
     # --- outcomes --------------------------------------------------------------------------
 
@@ -188,7 +318,7 @@ class _Scheduler:
                 self.run.emit(
                     EventKind.STEP_SKIPPED,
                     step,
-                    asset_key=step.asset_keys[0],
+                    asset_key=_asset_of(step),
                     level="WARNING",
                     message=why,
                 )
@@ -204,7 +334,8 @@ class _Scheduler:
         for child in self.children[key]:
             pending = self.waiting_on[child]
             pending.discard(key)
-            if not pending and child not in self.outcome:
+            self.stream_wait.get(child, set()).discard(key)
+            if not pending and not self.stream_wait.get(child) and child not in self.launched:
                 ready.append(child)
         return ready
 
@@ -237,11 +368,11 @@ class _Scheduler:
         except Exception:
             log.exception("core.step_crashed", step=key)
             ok = False
-        self.finished.put_nowait((key, ok))
+        self.finished.put_nowait(("done", key, ok))
 
     async def execute(self) -> RunOutcome:
         ready = deque(s.key for s in self.run.plan.steps if not s.upstream)
-        self.finished: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
+        self.finished: asyncio.Queue[tuple[str, str, bool]] = asyncio.Queue()
         watcher = (
             asyncio.create_task(self._watch_cancel()) if self.cancel_requested is not None else None
         )
@@ -251,17 +382,23 @@ class _Scheduler:
                     await self._cancel_running()
                 while ready and not self.canceled:
                     key = ready.popleft()
+                    if key in self.launched or key in self.outcome:
+                        continue
+                    self.launched.add(key)
                     self.running[key] = asyncio.create_task(self._tracked(key))
                 if not self.running:
                     break
                 try:
-                    key, ok = await asyncio.wait_for(self.finished.get(), _CANCEL_POLL)
+                    message = await asyncio.wait_for(self.finished.get(), _CANCEL_POLL)
                 except TimeoutError:
                     continue
-                del self.running[key]
-                ready.extend(self._settle(key, ok))
+                messages = [message]
                 while not self.finished.empty():
-                    key, ok = self.finished.get_nowait()
+                    messages.append(self.finished.get_nowait())
+                for kind, key, ok in messages:
+                    if kind == "ready":
+                        ready.append(key)
+                        continue
                     del self.running[key]
                     ready.extend(self._settle(key, ok))
         except asyncio.CancelledError:
@@ -289,7 +426,7 @@ class _Scheduler:
                 self.run.emit(
                     EventKind.STEP_SKIPPED,
                     step,
-                    asset_key=step.asset_keys[0],
+                    asset_key=_asset_of(step),
                     level="WARNING",
                     message=reason,
                 )
@@ -303,8 +440,12 @@ async def execute_plan(
     worker_spec: Callable[[], bytes] | None = None,
     pools: PoolGate | None = None,
     cancel_requested: Callable[[], bool] | None = None,
+    encode: Callable[[Any], bytes] | None = None,
 ) -> RunOutcome:
-    """Execute every step of ``run.plan``; returns how the run ended."""
+    """Execute every step of ``run.plan``; returns how the run ended.
+
+    ``encode`` pickles values handed to worker processes (collected results, items).
+    """
     started = time.perf_counter()
     outcome = await _Scheduler(
         run,
@@ -313,6 +454,7 @@ async def execute_plan(
         worker_spec=worker_spec,
         pools=pools,
         cancel_requested=cancel_requested,
+        encode=encode,
     ).execute()
     log.debug(
         "core.done", run_id=run.run_id, outcome=outcome, seconds=time.perf_counter() - started

@@ -15,6 +15,7 @@ from rivers.execution.core import RunOutcome, execute_plan, where_step_runs
 from rivers.execution.eventlog import EventLog
 from rivers.execution.executor import Executor
 from rivers.execution.io import IOHandler
+from rivers.execution.nodes import ResultStream
 from rivers.execution.runcontext import RunContext
 from rivers.storage import RunStatus
 
@@ -57,9 +58,12 @@ class _References:
             return "storage"
         if isinstance(obj, IOHandler) and obj.process_local:
             ref = f"io:{id(obj)}"
-            self._objects[ref] = obj
-            return ref
-        return None
+        elif isinstance(obj, ResultStream):
+            ref = f"stream:{id(obj)}"
+        else:
+            return None
+        self._objects[ref] = obj
+        return ref
 
     def resolve(self, ref: str) -> Any:
         return self._objects[ref]
@@ -141,6 +145,7 @@ def drive_run(
                 worker_spec=spec,
                 pools=gate,
                 cancel_requested=cancel_requested,
+                encode=lambda value: dump_run_spec(value, refs.local),
             )
         finally:
             if gate is not None:

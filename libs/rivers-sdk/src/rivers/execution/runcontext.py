@@ -47,6 +47,8 @@ class RunContext:
     failed_steps: list[str] = field(default_factory=list)
     skipped_steps: list[str] = field(default_factory=list)
     canceled: threading.Event = field(default_factory=threading.Event)
+    # Values the scheduler hands a graph task (collected or streamed map results), by step.
+    injected: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def handler_for(self, asset_key: str) -> IOHandler:
         """The IO handler that stores ``asset_key``."""
@@ -56,10 +58,11 @@ class RunContext:
         """The partitions ``asset`` materializes in this run (None when unpartitioned)."""
         return self.partition_keys if asset.partitions_def is not None else None
 
-    def emit(self, kind: EventKind, step: PlanStep, **fields: Any) -> None:
-        """Record an event of ``step``."""
+    def emit(self, kind: EventKind, step: PlanStep | str, **fields: Any) -> None:
+        """Record an event of ``step`` (a plan step, or a step key such as a mapped item's)."""
+        step_key = step if isinstance(step, str) else step.key
         self.events.emit(
             RunEvent(
-                run_id=self.run_id, kind=kind, timestamp=time.time(), step_key=step.key, **fields
+                run_id=self.run_id, kind=kind, timestamp=time.time(), step_key=step_key, **fields
             )
         )

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rivers.definitions.asset import Asset
 from rivers.definitions.metadata import MetadataValue
 from rivers.definitions.output import Materialization, Output
 from rivers.definitions.resolve import ResolvedInput
+from rivers.definitions.retry import RetryPolicy
 from rivers.execution.context import AssetExecutionContext, SelfDependency
 from rivers.execution.events import ErrorInfo, EventKind
 from rivers.execution.io import InputContext, IOHandler, OutputContext
@@ -47,7 +48,8 @@ class _Sleep:
     seconds: float
 
 
-_Program = Generator[_Await | _Sleep, Any, bool]
+_Program = Generator[_Await | _Sleep, Any, Any]
+T = TypeVar("T")
 
 _RIVERS_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -220,21 +222,24 @@ def _record_output(
     return _Outcome([k for k, _ in pairs], failed, {**metadata, **added}, data_version)
 
 
-def run_step(run: RunContext, step: PlanStep, first_attempt: int = 0) -> bool:
-    """Run ``step`` to success or final failure (retrying per policy), blocking; True on success.
+def run_step(
+    run: RunContext, step: PlanStep, first_attempt: int = 0, program: _Program | None = None
+) -> Any:
+    """Run ``step`` to success or final failure (retrying per policy), blocking.
 
-    An ``async def`` asset's coroutine runs on an event loop made for it.
+    Returns what the step program returns: True on success for asset steps. An ``async def``
+    body's coroutine runs on an event loop made for it.
     """
     import asyncio
 
-    program = _step_program(run, step, first_attempt)
+    program = program or _step_program(run, step, first_attempt)
     reply: Any = None
     error: BaseException | None = None
     while True:
         try:
             request = program.throw(error) if error is not None else program.send(reply)
         except StopIteration as stop:
-            return bool(stop.value)
+            return stop.value
         reply, error = None, None
         if isinstance(request, _Sleep):
             time.sleep(request.seconds)
@@ -245,18 +250,20 @@ def run_step(run: RunContext, step: PlanStep, first_attempt: int = 0) -> bool:
             error = exc
 
 
-async def arun_step(run: RunContext, step: PlanStep, first_attempt: int = 0) -> bool:
-    """Run ``step`` on the running event loop: async assets are awaited there; True on success."""
+async def arun_step(
+    run: RunContext, step: PlanStep, first_attempt: int = 0, program: _Program | None = None
+) -> Any:
+    """Run ``step`` on the running event loop: async bodies are awaited there."""
     import asyncio
 
-    program = _step_program(run, step, first_attempt)
+    program = program or _step_program(run, step, first_attempt)
     reply: Any = None
     error: BaseException | None = None
     while True:
         try:
             request = program.throw(error) if error is not None else program.send(reply)
         except StopIteration as stop:
-            return bool(stop.value)
+            return stop.value
         reply, error = None, None
         if isinstance(request, _Sleep):
             await asyncio.sleep(request.seconds)
@@ -271,19 +278,27 @@ async def _awaited(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
-def _step_program(run: RunContext, step: PlanStep, first_attempt: int) -> _Program:
-    (asset_key,) = step.asset_keys
-    asset = run.assets[asset_key]
-    keys = run.keys_of(asset)
-    policy = asset.retry_policy
+def _attempts(
+    run: RunContext,
+    step_key: str,
+    asset_key: str | None,
+    policy: RetryPolicy | None,
+    first_attempt: int,
+    body: Callable[[int], Generator[_Await, Any, T]],
+    on_failure: Callable[[str], None] = lambda message: None,
+) -> Generator[_Await | _Sleep, Any, tuple[bool, T | None]]:
+    """Run ``body(attempt)`` until it succeeds or the retry policy gives up.
+
+    Emits the step's start, retry, success and failure events; on final failure calls
+    ``on_failure(message)`` (which records the failed assets and partitions).
+    """
     max_retries = policy.max_retries if policy is not None else 0
-    run.emit(EventKind.STEP_STARTED, step, asset_key=asset_key)
+    run.emit(EventKind.STEP_STARTED, step_key, asset_key=asset_key)
     started = time.perf_counter()
     attempt = first_attempt
     while True:
         try:
-            result, context = yield from _invoke(run, asset, step, keys, attempt)
-            outcome = _record_output(run, asset, step, keys, result, context)
+            value = yield from body(attempt)
         except Exception as exc:
             cause = exc.cause if isinstance(exc, _InputLoadError) else exc
             error = _user_error(cause)
@@ -294,7 +309,7 @@ def _step_program(run: RunContext, step: PlanStep, first_attempt: int) -> _Progr
                 wait = policy.wait_before(attempt)
                 run.emit(
                     EventKind.STEP_UP_FOR_RETRY,
-                    step,
+                    step_key,
                     asset_key=asset_key,
                     level="WARNING",
                     message=(
@@ -309,7 +324,7 @@ def _step_program(run: RunContext, step: PlanStep, first_attempt: int) -> _Progr
             message = f"{error.error_type}: {error.message}"
             run.emit(
                 EventKind.STEP_FAILURE,
-                step,
+                step_key,
                 asset_key=asset_key,
                 level="ERROR",
                 message=message,
@@ -317,40 +332,87 @@ def _step_program(run: RunContext, step: PlanStep, first_attempt: int) -> _Progr
                 attempt=attempt,
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
-            for partition_key in [None] if keys is None else keys:
-                run.emit(
-                    EventKind.ASSET_FAILED,
-                    step,
-                    asset_key=asset_key,
-                    partition_key=partition_key,
-                    level="ERROR",
-                    message=message,
-                )
-            return False
-        for partition_key in outcome.materialized:
-            run.emit(
-                EventKind.ASSET_MATERIALIZATION,
-                step,
-                asset_key=asset_key,
-                partition_key=partition_key,
-                metadata=outcome.metadata,
-                data_version=outcome.data_version,
-                attempt=attempt,
-            )
-        for partition_key, reason in outcome.failed.items():
-            run.emit(
-                EventKind.ASSET_FAILED,
-                step,
-                asset_key=asset_key,
-                partition_key=partition_key,
-                level="ERROR",
-                message=reason,
-            )
+            on_failure(message)
+            return False, None
         run.emit(
             EventKind.STEP_SUCCESS,
-            step,
+            step_key,
             asset_key=asset_key,
             attempt=attempt,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
-        return True
+        return True, value
+
+
+def emit_outcome(
+    run: RunContext, step_key: str, asset_key: str, outcome: _Outcome, attempt: int
+) -> None:
+    """Materialization events of the stored partitions, failure events of the marked ones."""
+    for partition_key in outcome.materialized:
+        run.emit(
+            EventKind.ASSET_MATERIALIZATION,
+            step_key,
+            asset_key=asset_key,
+            partition_key=partition_key,
+            metadata=outcome.metadata,
+            data_version=outcome.data_version,
+            attempt=attempt,
+        )
+    for partition_key, reason in outcome.failed.items():
+        run.emit(
+            EventKind.ASSET_FAILED,
+            step_key,
+            asset_key=asset_key,
+            partition_key=partition_key,
+            level="ERROR",
+            message=reason,
+        )
+
+
+def asset_failed(
+    run: RunContext, step_key: str, asset_key: str, keys: PartitionKeys | None
+) -> Callable[[str], None]:
+    """An ``on_failure`` recording ``ASSET_FAILED`` for each partition (or the whole asset)."""
+
+    def record(message: str) -> None:
+        for partition_key in [None] if keys is None else keys:
+            run.emit(
+                EventKind.ASSET_FAILED,
+                step_key,
+                asset_key=asset_key,
+                partition_key=partition_key,
+                level="ERROR",
+                message=message,
+            )
+
+    return record
+
+
+def _step_program(run: RunContext, step: PlanStep, first_attempt: int) -> _Program:
+    if step.kind != "asset":
+        from rivers.execution.nodes import node_program
+
+        return (yield from node_program(run, step, first_attempt))
+    if len(step.asset_keys) > 1 or run.assets[step.asset_keys[0]].kind == "multi":
+        from rivers.execution.multi import multi_program
+
+        return (yield from multi_program(run, step, first_attempt))
+    (asset_key,) = step.asset_keys
+    asset = run.assets[asset_key]
+    keys = run.keys_of(asset)
+
+    def body(attempt: int) -> Generator[_Await, Any, None]:
+        result, context = yield from _invoke(run, asset, step, keys, attempt)
+        outcome = _record_output(run, asset, step, keys, result, context)
+        emit_outcome(run, step.key, asset_key, outcome, attempt)
+
+    ok, _ = yield from _attempts(
+        run,
+        step.key,
+        asset_key,
+        asset.retry_policy,
+        first_attempt,
+        body,
+        asset_failed(run, step.key, asset_key, keys),
+    )
+    return ok

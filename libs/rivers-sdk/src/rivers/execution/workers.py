@@ -36,6 +36,7 @@ class StepExit:
     ok: bool
     stored: tuple[str, ...] = ()
     crash: str | None = None
+    value: Any = None
 
 
 def _describe_exit(code: int | None) -> str:
@@ -97,7 +98,8 @@ class _Worker:
                         reply = ("reply", request_id, False, exc)
                     self.channel.send(reply)
                 elif kind == "done":
-                    self._settle(StepExit(ok=bool(message[1]), stored=tuple(message[2])))
+                    _, ok, stored, value = message
+                    self._settle(StepExit(ok=bool(ok), stored=tuple(stored), value=value))
                 elif kind == "ready":
                     self.ready.set()
         except (ChannelClosed, OSError):
@@ -164,10 +166,11 @@ class WorkerPool:
             self._workers.append(replacement)
             return replacement
 
-    async def run_step(self, run_id: str, spec: bytes, step_key: str, attempt: int) -> StepExit:
-        """Run one step in an idle worker; returns how it ended (crash included)."""
+    async def _dispatch(
+        self, run_id: str, spec: bytes, busy_key: str, request: tuple[Any, ...]
+    ) -> StepExit:
         worker = await self._take()
-        self._busy[step_key] = worker
+        self._busy[busy_key] = worker
         try:
             await asyncio.to_thread(worker.ready.wait)
             worker.future = self.loop.create_future()
@@ -175,14 +178,30 @@ class WorkerPool:
                 if run_id not in worker.runs:
                     worker.channel.send(("run", run_id, spec))
                     worker.runs.add(run_id)
-                worker.channel.send(("step", run_id, step_key, attempt))
+                worker.channel.send(request)
             except OSError:
                 pass  # the reader thread reports the dead worker through the future
             return await worker.future
         finally:
-            self._busy.pop(step_key, None)
+            self._busy.pop(busy_key, None)
             worker.future = None
             self._idle.put_nowait(worker)
+
+    async def run_step(
+        self, run_id: str, spec: bytes, step_key: str, attempt: int, extras: bytes | None = None
+    ) -> StepExit:
+        """Run one step in an idle worker; returns how it ended (crash included)."""
+        return await self._dispatch(
+            run_id, spec, step_key, ("step", run_id, step_key, attempt, extras)
+        )
+
+    async def run_item(
+        self, run_id: str, spec: bytes, step_key: str, index: int, item: bytes
+    ) -> StepExit:
+        """Run one mapped item of a map step; the result travels back in ``value``."""
+        return await self._dispatch(
+            run_id, spec, f"{step_key}[{index}]", ("item", run_id, step_key, index, item)
+        )
 
     async def terminate(self, step_key: str, grace: float) -> None:
         """Stop the worker running ``step_key``: SIGTERM, then SIGKILL after ``grace`` s."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from rivers._gc import gc_paused
-from rivers.definitions.snapshot import DefinitionsSnapshot
+from rivers.definitions.snapshot import AssetSnap, DefinitionsSnapshot
 from rivers.errors import SelectionError
 from rivers.planning.graph import AssetGraph
 from rivers.planning.selection import normalize_selection, resolve_selection
@@ -44,6 +44,14 @@ class PlanStep:
     executor: str | None = None
     pools: tuple[str, ...] = ()
     pool_slots: int = 1
+    # Graph assets: each task is a step ("node"; "map" for a fan-out), ``graph`` the asset
+    # and ``node`` the task; only the output node's step lists the asset in ``asset_keys``.
+    kind: str = "asset"
+    graph: str | None = None
+    node: str | None = None
+    # Upstream map steps consumed as a stream: this step may start on their first result.
+    streams: tuple[str, ...] = ()
+    max_concurrency: int | None = None
 
 
 class ExecutionPlan(BaseModel):
@@ -130,10 +138,13 @@ def _plan(snapshot: DefinitionsSnapshot, selection: tuple[str, ...]) -> Executio
             parent_step = step_of.get(parent)
             if parent_step is not None and parent_step != step:
                 ups.add(parent_step)
-    steps = []
+    steps: list[PlanStep] = []
     for step, keys in members.items():
         first = assets[keys[0]]
         ups = upstream[step]
+        if first.graph is not None:
+            steps.extend(_graph_steps(first, step_of))
+            continue
         steps.append(
             PlanStep(
                 step,
@@ -151,3 +162,29 @@ def _plan(snapshot: DefinitionsSnapshot, selection: tuple[str, ...]) -> Executio
         asset_keys=tuple(ordered),
         steps=tuple(steps),
     )
+
+
+def _graph_steps(asset: AssetSnap, step_of: dict[str, str]) -> list[PlanStep]:
+    """One step per task of a graph asset, wired to each other and to outer asset steps."""
+    assert asset.graph is not None
+    out = []
+    for node in asset.graph.nodes:
+        ups = {f"{asset.key}.{u}" for u in node.upstream}
+        ups.update(step_of[k] for k in node.assets if k in step_of)
+        out.append(
+            PlanStep(
+                f"{asset.key}.{node.node_id}",
+                (asset.key,) if node.node_id == asset.graph.output else (),
+                tuple(sorted(ups)),
+                node.is_async,
+                node.executor or asset.executor,
+                asset.pools,
+                asset.pool_slots,
+                kind="map" if node.kind == "map" else "node",
+                graph=asset.key,
+                node=node.node_id,
+                streams=tuple(f"{asset.key}.{s}" for s in node.streams),
+                max_concurrency=node.max_concurrency,
+            )
+        )
+    return out

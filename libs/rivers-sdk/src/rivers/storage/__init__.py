@@ -1,13 +1,16 @@
-"""Typed SurrealDB storage: runs, run events, asset records, code locations, KV state.
+"""Typed SurrealDB storage: runs, run events, asset records, code locations, pools, KV.
 
 Importing this package does not import the SurrealDB SDK; opening a store does.
 """
 
+from rivers.storage._pools import PoolLimitError
 from rivers.storage.records import (
     AssetRecord,
     BackfillRecord,
     BackfillState,
     LocationRecord,
+    PoolInfo,
+    PoolSlotHolder,
     RunRecord,
     RunStatus,
 )
@@ -18,6 +21,9 @@ __all__ = [
     "BackfillRecord",
     "BackfillState",
     "LocationRecord",
+    "PoolInfo",
+    "PoolLimitError",
+    "PoolSlotHolder",
     "RunRecord",
     "RunStatus",
     "Storage",

@@ -1,9 +1,9 @@
-"""Records kept in storage: runs, asset records, code locations."""
+"""Records kept in storage: runs, asset records, code locations, backfills, pools."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -14,6 +14,8 @@ __all__ = [
     "BackfillRecord",
     "BackfillState",
     "LocationRecord",
+    "PoolInfo",
+    "PoolSlotHolder",
     "RunRecord",
     "RunStatus",
 ]
@@ -136,3 +138,47 @@ class BackfillRecord(BaseModel):
     def in_progress(self) -> int:
         """Partitions neither succeeded nor failed yet."""
         return max(self.requested - self.succeeded - self.failed, 0)
+
+
+class PoolInfo(BaseModel):
+    """A concurrency pool: its limits, the slots in use, and who holds or waits for them.
+
+    A manual limit (``rivers pools set``) wins over the code default a repository declares
+    (``pool_limits=``); with neither, the pool is unlimited.
+    """
+
+    model_config = _FROZEN
+
+    name: str
+    manual_limit: int | None = None
+    code_limit: int | None = None
+    slots_in_use: int = 0
+    holders: int = 0
+    waiters: int = 0
+
+    @property
+    def limit(self) -> int | None:
+        """The limit in force, or ``None`` for an unlimited pool."""
+        return self.manual_limit if self.manual_limit is not None else self.code_limit
+
+    @property
+    def source(self) -> Literal["manual", "code", "default"]:
+        """Where the limit comes from; ``default`` means unlimited."""
+        if self.manual_limit is not None:
+            return "manual"
+        return "code" if self.code_limit is not None else "default"
+
+
+class PoolSlotHolder(BaseModel):
+    """Slots of one pool held by one claim (a step of a run), under a renewable lease."""
+
+    model_config = _FROZEN
+
+    claim_id: str
+    pool: str
+    run_id: str
+    step_key: str
+    slots: int
+    owner: str
+    claimed_at: float
+    lease_expires_at: float

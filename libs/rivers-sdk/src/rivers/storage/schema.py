@@ -115,6 +115,44 @@ DEFINE FIELD IF NOT EXISTS parent_backfill_id ON backfill TYPE option<string>;
 DEFINE INDEX IF NOT EXISTS backfill_created ON backfill FIELDS location_id, created_at;
 """
 
+# Version 3: concurrency pools. One row per pool with its limits (an operator's manual limit
+# wins over the code default) and the slots in use, which every claim updates conditionally;
+# one holder row per (claim, pool) with a lease; FIFO waiters ordered by a counter sequence.
+_V3 = """
+DEFINE TABLE IF NOT EXISTS pool SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS name ON pool TYPE string;
+DEFINE FIELD IF NOT EXISTS manual_limit ON pool TYPE option<int>;
+DEFINE FIELD IF NOT EXISTS code_limit ON pool TYPE option<int>;
+DEFINE FIELD IF NOT EXISTS in_use ON pool TYPE int DEFAULT 0;
+
+DEFINE TABLE IF NOT EXISTS pool_holder SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS claim_id ON pool_holder TYPE string;
+DEFINE FIELD IF NOT EXISTS pool ON pool_holder TYPE string;
+DEFINE FIELD IF NOT EXISTS run_id ON pool_holder TYPE string;
+DEFINE FIELD IF NOT EXISTS step_key ON pool_holder TYPE string;
+DEFINE FIELD IF NOT EXISTS slots ON pool_holder TYPE int;
+DEFINE FIELD IF NOT EXISTS owner ON pool_holder TYPE string;
+DEFINE FIELD IF NOT EXISTS claimed_at ON pool_holder TYPE float;
+DEFINE FIELD IF NOT EXISTS lease_expires_at ON pool_holder TYPE float;
+DEFINE INDEX IF NOT EXISTS pool_holder_pool ON pool_holder FIELDS pool, lease_expires_at;
+DEFINE INDEX IF NOT EXISTS pool_holder_claim ON pool_holder FIELDS claim_id;
+DEFINE INDEX IF NOT EXISTS pool_holder_owner ON pool_holder FIELDS owner;
+DEFINE INDEX IF NOT EXISTS pool_holder_lease ON pool_holder FIELDS lease_expires_at;
+
+DEFINE TABLE IF NOT EXISTS pool_waiter SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS claim_id ON pool_waiter TYPE string;
+DEFINE FIELD IF NOT EXISTS seq ON pool_waiter TYPE int;
+DEFINE FIELD IF NOT EXISTS pools ON pool_waiter TYPE array<string>;
+DEFINE FIELD IF NOT EXISTS slots ON pool_waiter TYPE int;
+DEFINE FIELD IF NOT EXISTS run_id ON pool_waiter TYPE string;
+DEFINE FIELD IF NOT EXISTS step_key ON pool_waiter TYPE string;
+DEFINE FIELD IF NOT EXISTS owner ON pool_waiter TYPE string;
+DEFINE FIELD IF NOT EXISTS registered_at ON pool_waiter TYPE float;
+DEFINE FIELD IF NOT EXISTS lease_expires_at ON pool_waiter TYPE float;
+DEFINE INDEX IF NOT EXISTS pool_waiter_seq ON pool_waiter FIELDS seq;
+DEFINE INDEX IF NOT EXISTS pool_waiter_owner ON pool_waiter FIELDS owner;
+"""
+
 #: Each migration takes the store from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,13 +9,14 @@ from rivers.storage._backfills import BackfillStore
 from rivers.storage._events import EventStore
 from rivers.storage._kv import KVStore
 from rivers.storage._partitions import DynamicPartitionStore
+from rivers.storage._pools import PoolStore
 from rivers.storage._runs import RunStore
 
 __all__ = ["Storage"]
 
 
-class Storage(RunStore, EventStore, DynamicPartitionStore, BackfillStore, KVStore):
-    """Typed access to a SurrealDB store: runs, events, assets, partitions, locations, KV.
+class Storage(RunStore, EventStore, DynamicPartitionStore, BackfillStore, PoolStore, KVStore):
+    """Typed access to a SurrealDB store: runs, events, assets, partitions, pools, KV.
 
     Build one with a factory; the engine opens on first use (or :meth:`open`) and is closed by
     :meth:`close`, a ``with`` block, or at interpreter exit.

@@ -25,23 +25,29 @@ from rivers._proto.rivers.v1 import common_pb2 as rivers_dot_v1_dot_common__pb2
 from rivers._proto.rivers.v1 import partitions_pb2 as rivers_dot_v1_dot_partitions__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1brivers/v1/definitions.proto\x12\trivers.v1\x1a\x16rivers/v1/common.proto\x1a\x1arivers/v1/partitions.proto\"\xd4\x01\n\x0e\x44\x65pendencySnap\x12\x11\n\tasset_key\x18\x01 \x01(\t\x12\'\n\x04role\x18\x02 \x01(\x0e\x32\x19.rivers.v1.DependencyRole\x12\x15\n\x08\x61rg_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12*\n\x08metadata\x18\x04 \x03(\x0b\x32\x18.rivers.v1.MetadataEntry\x12\x36\n\x11partition_mapping\x18\x05 \x01(\x0b\x32\x1b.rivers.v1.PartitionMappingB\x0b\n\t_arg_name\"\xf9\x04\n\tAssetSnap\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.rivers.v1.AssetKind\x12\x10\n\x08step_key\x18\x03 \x01(\t\x12\r\n\x05group\x18\x04 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x05 \x01(\tH\x00\x88\x01\x01\x12/\n\x0c\x64\x65pendencies\x18\x06 \x03(\x0b\x32\x19.rivers.v1.DependencySnap\x12\x19\n\x0c\x63ode_version\x18\x07 \x01(\tH\x01\x88\x01\x01\x12$\n\x04tags\x18\x08 \x03(\x0b\x32\x16.rivers.v1.StringEntry\x12*\n\x08metadata\x18\t \x03(\x0b\x32\x18.rivers.v1.MetadataEntry\x12\x10\n\x08is_async\x18\n \x01(\x08\x12\x1b\n\x13has_self_dependency\x18\x0b \x01(\x08\x12,\n\rconfig_schema\x18\x0c \x01(\x0b\x32\x15.rivers.v1.JsonObject\x12,\n\x0cretry_policy\x18\r \x01(\x0b\x32\x16.rivers.v1.RetryPolicy\x12\x15\n\x08\x65xecutor\x18\x0e \x01(\tH\x02\x88\x01\x01\x12\x37\n\x0epartitions_def\x18\x0f \x01(\x0b\x32\x1f.rivers.v1.PartitionsDefinition\x12\x36\n\x11\x62\x61\x63kfill_strategy\x18\x10 \x01(\x0b\x32\x1b.rivers.v1.BackfillStrategy\x12\r\n\x05pools\x18\x11 \x03(\t\x12\x12\n\npool_slots\x18\x12 \x01(\x03\x42\x0e\n\x0c_descriptionB\x0f\n\r_code_versionB\x0b\n\t_executor\"z\n\x07JobSnap\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tselection\x18\x02 \x03(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12$\n\x04tags\x18\x04 \x03(\x0b\x32\x16.rivers.v1.StringEntryB\x0e\n\x0c_description\"\x84\x01\n\x13\x44\x65\x66initionsSnapshot\x12\x10\n\x08location\x18\x01 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\x12$\n\x06\x61ssets\x18\x03 \x03(\x0b\x32\x14.rivers.v1.AssetSnap\x12 \n\x04jobs\x18\x04 \x03(\x0b\x32\x12.rivers.v1.JobSnap*e\n\x0e\x44\x65pendencyRole\x12\x1f\n\x1b\x44\x45PENDENCY_ROLE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45PENDENCY_ROLE_INPUT\x10\x01\x12\x17\n\x13\x44\x45PENDENCY_ROLE_DEP\x10\x02*V\n\tAssetKind\x12\x1a\n\x16\x41SSET_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41SSET_KIND_ASSET\x10\x01\x12\x17\n\x13\x41SSET_KIND_EXTERNAL\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1brivers/v1/definitions.proto\x12\trivers.v1\x1a\x16rivers/v1/common.proto\x1a\x1arivers/v1/partitions.proto\"\xf1\x01\n\rGraphNodeSnap\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12&\n\x04kind\x18\x03 \x01(\x0e\x32\x18.rivers.v1.GraphNodeKind\x12\x10\n\x08upstream\x18\x04 \x03(\t\x12\x0f\n\x07streams\x18\x05 \x03(\t\x12\x0e\n\x06\x61ssets\x18\x06 \x03(\t\x12\x10\n\x08is_async\x18\x07 \x01(\x08\x12\x15\n\x08\x65xecutor\x18\x08 \x01(\tH\x00\x88\x01\x01\x12\x1c\n\x0fmax_concurrency\x18\t \x01(\x03H\x01\x88\x01\x01\x42\x0b\n\t_executorB\x12\n\x10_max_concurrency\"D\n\tGraphSnap\x12\'\n\x05nodes\x18\x01 \x03(\x0b\x32\x18.rivers.v1.GraphNodeSnap\x12\x0e\n\x06output\x18\x02 \x01(\t\"\xd4\x01\n\x0e\x44\x65pendencySnap\x12\x11\n\tasset_key\x18\x01 \x01(\t\x12\'\n\x04role\x18\x02 \x01(\x0e\x32\x19.rivers.v1.DependencyRole\x12\x15\n\x08\x61rg_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12*\n\x08metadata\x18\x04 \x03(\x0b\x32\x18.rivers.v1.MetadataEntry\x12\x36\n\x11partition_mapping\x18\x05 \x01(\x0b\x32\x1b.rivers.v1.PartitionMappingB\x0b\n\t_arg_name\"\x9e\x05\n\tAssetSnap\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.rivers.v1.AssetKind\x12\x10\n\x08step_key\x18\x03 \x01(\t\x12\r\n\x05group\x18\x04 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x05 \x01(\tH\x00\x88\x01\x01\x12/\n\x0c\x64\x65pendencies\x18\x06 \x03(\x0b\x32\x19.rivers.v1.DependencySnap\x12\x19\n\x0c\x63ode_version\x18\x07 \x01(\tH\x01\x88\x01\x01\x12$\n\x04tags\x18\x08 \x03(\x0b\x32\x16.rivers.v1.StringEntry\x12*\n\x08metadata\x18\t \x03(\x0b\x32\x18.rivers.v1.MetadataEntry\x12\x10\n\x08is_async\x18\n \x01(\x08\x12\x1b\n\x13has_self_dependency\x18\x0b \x01(\x08\x12,\n\rconfig_schema\x18\x0c \x01(\x0b\x32\x15.rivers.v1.JsonObject\x12,\n\x0cretry_policy\x18\r \x01(\x0b\x32\x16.rivers.v1.RetryPolicy\x12\x15\n\x08\x65xecutor\x18\x0e \x01(\tH\x02\x88\x01\x01\x12\x37\n\x0epartitions_def\x18\x0f \x01(\x0b\x32\x1f.rivers.v1.PartitionsDefinition\x12\x36\n\x11\x62\x61\x63kfill_strategy\x18\x10 \x01(\x0b\x32\x1b.rivers.v1.BackfillStrategy\x12\r\n\x05pools\x18\x11 \x03(\t\x12\x12\n\npool_slots\x18\x12 \x01(\x03\x12#\n\x05graph\x18\x13 \x01(\x0b\x32\x14.rivers.v1.GraphSnapB\x0e\n\x0c_descriptionB\x0f\n\r_code_versionB\x0b\n\t_executor\"z\n\x07JobSnap\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tselection\x18\x02 \x03(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12$\n\x04tags\x18\x04 \x03(\x0b\x32\x16.rivers.v1.StringEntryB\x0e\n\x0c_description\"\x84\x01\n\x13\x44\x65\x66initionsSnapshot\x12\x10\n\x08location\x18\x01 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\x12$\n\x06\x61ssets\x18\x03 \x03(\x0b\x32\x14.rivers.v1.AssetSnap\x12 \n\x04jobs\x18\x04 \x03(\x0b\x32\x12.rivers.v1.JobSnap*e\n\x0e\x44\x65pendencyRole\x12\x1f\n\x1b\x44\x45PENDENCY_ROLE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45PENDENCY_ROLE_INPUT\x10\x01\x12\x17\n\x13\x44\x45PENDENCY_ROLE_DEP\x10\x02*\x82\x01\n\tAssetKind\x12\x1a\n\x16\x41SSET_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41SSET_KIND_ASSET\x10\x01\x12\x17\n\x13\x41SSET_KIND_EXTERNAL\x10\x02\x12\x14\n\x10\x41SSET_KIND_GRAPH\x10\x03\x12\x14\n\x10\x41SSET_KIND_MULTI\x10\x04*c\n\rGraphNodeKind\x12\x1f\n\x1bGRAPH_NODE_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14GRAPH_NODE_KIND_CALL\x10\x01\x12\x17\n\x13GRAPH_NODE_KIND_MAP\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rivers.v1.definitions_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DEPENDENCYROLE']._serialized_start=1204
-  _globals['_DEPENDENCYROLE']._serialized_end=1305
-  _globals['_ASSETKIND']._serialized_start=1307
-  _globals['_ASSETKIND']._serialized_end=1393
-  _globals['_DEPENDENCYSNAP']._serialized_start=95
-  _globals['_DEPENDENCYSNAP']._serialized_end=307
-  _globals['_ASSETSNAP']._serialized_start=310
-  _globals['_ASSETSNAP']._serialized_end=943
-  _globals['_JOBSNAP']._serialized_start=945
-  _globals['_JOBSNAP']._serialized_end=1067
-  _globals['_DEFINITIONSSNAPSHOT']._serialized_start=1070
-  _globals['_DEFINITIONSSNAPSHOT']._serialized_end=1202
+  _globals['_DEPENDENCYROLE']._serialized_start=1555
+  _globals['_DEPENDENCYROLE']._serialized_end=1656
+  _globals['_ASSETKIND']._serialized_start=1659
+  _globals['_ASSETKIND']._serialized_end=1789
+  _globals['_GRAPHNODEKIND']._serialized_start=1791
+  _globals['_GRAPHNODEKIND']._serialized_end=1890
+  _globals['_GRAPHNODESNAP']._serialized_start=95
+  _globals['_GRAPHNODESNAP']._serialized_end=336
+  _globals['_GRAPHSNAP']._serialized_start=338
+  _globals['_GRAPHSNAP']._serialized_end=406
+  _globals['_DEPENDENCYSNAP']._serialized_start=409
+  _globals['_DEPENDENCYSNAP']._serialized_end=621
+  _globals['_ASSETSNAP']._serialized_start=624
+  _globals['_ASSETSNAP']._serialized_end=1294
+  _globals['_JOBSNAP']._serialized_start=1296
+  _globals['_JOBSNAP']._serialized_end=1418
+  _globals['_DEFINITIONSSNAPSHOT']._serialized_start=1421
+  _globals['_DEFINITIONSSNAPSHOT']._serialized_end=1553
 # @@protoc_insertion_point(module_scope)

@@ -21,12 +21,55 @@ class AssetKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ASSET_KIND_UNSPECIFIED: _ClassVar[AssetKind]
     ASSET_KIND_ASSET: _ClassVar[AssetKind]
     ASSET_KIND_EXTERNAL: _ClassVar[AssetKind]
+    ASSET_KIND_GRAPH: _ClassVar[AssetKind]
+    ASSET_KIND_MULTI: _ClassVar[AssetKind]
+
+class GraphNodeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GRAPH_NODE_KIND_UNSPECIFIED: _ClassVar[GraphNodeKind]
+    GRAPH_NODE_KIND_CALL: _ClassVar[GraphNodeKind]
+    GRAPH_NODE_KIND_MAP: _ClassVar[GraphNodeKind]
 DEPENDENCY_ROLE_UNSPECIFIED: DependencyRole
 DEPENDENCY_ROLE_INPUT: DependencyRole
 DEPENDENCY_ROLE_DEP: DependencyRole
 ASSET_KIND_UNSPECIFIED: AssetKind
 ASSET_KIND_ASSET: AssetKind
 ASSET_KIND_EXTERNAL: AssetKind
+ASSET_KIND_GRAPH: AssetKind
+ASSET_KIND_MULTI: AssetKind
+GRAPH_NODE_KIND_UNSPECIFIED: GraphNodeKind
+GRAPH_NODE_KIND_CALL: GraphNodeKind
+GRAPH_NODE_KIND_MAP: GraphNodeKind
+
+class GraphNodeSnap(_message.Message):
+    __slots__ = ("node_id", "task", "kind", "upstream", "streams", "assets", "is_async", "executor", "max_concurrency")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_FIELD_NUMBER: _ClassVar[int]
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    IS_ASYNC_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    task: str
+    kind: GraphNodeKind
+    upstream: _containers.RepeatedScalarFieldContainer[str]
+    streams: _containers.RepeatedScalarFieldContainer[str]
+    assets: _containers.RepeatedScalarFieldContainer[str]
+    is_async: bool
+    executor: str
+    max_concurrency: int
+    def __init__(self, node_id: _Optional[str] = ..., task: _Optional[str] = ..., kind: _Optional[_Union[GraphNodeKind, str]] = ..., upstream: _Optional[_Iterable[str]] = ..., streams: _Optional[_Iterable[str]] = ..., assets: _Optional[_Iterable[str]] = ..., is_async: _Optional[bool] = ..., executor: _Optional[str] = ..., max_concurrency: _Optional[int] = ...) -> None: ...
+
+class GraphSnap(_message.Message):
+    __slots__ = ("nodes", "output")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[GraphNodeSnap]
+    output: str
+    def __init__(self, nodes: _Optional[_Iterable[_Union[GraphNodeSnap, _Mapping]]] = ..., output: _Optional[str] = ...) -> None: ...
 
 class DependencySnap(_message.Message):
     __slots__ = ("asset_key", "role", "arg_name", "metadata", "partition_mapping")
@@ -43,7 +86,7 @@ class DependencySnap(_message.Message):
     def __init__(self, asset_key: _Optional[str] = ..., role: _Optional[_Union[DependencyRole, str]] = ..., arg_name: _Optional[str] = ..., metadata: _Optional[_Iterable[_Union[_common_pb2.MetadataEntry, _Mapping]]] = ..., partition_mapping: _Optional[_Union[_partitions_pb2.PartitionMapping, _Mapping]] = ...) -> None: ...
 
 class AssetSnap(_message.Message):
-    __slots__ = ("key", "kind", "step_key", "group", "description", "dependencies", "code_version", "tags", "metadata", "is_async", "has_self_dependency", "config_schema", "retry_policy", "executor", "partitions_def", "backfill_strategy", "pools", "pool_slots")
+    __slots__ = ("key", "kind", "step_key", "group", "description", "dependencies", "code_version", "tags", "metadata", "is_async", "has_self_dependency", "config_schema", "retry_policy", "executor", "partitions_def", "backfill_strategy", "pools", "pool_slots", "graph")
     KEY_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STEP_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +105,7 @@ class AssetSnap(_message.Message):
     BACKFILL_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     POOLS_FIELD_NUMBER: _ClassVar[int]
     POOL_SLOTS_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
     key: str
     kind: AssetKind
     step_key: str
@@ -80,7 +124,8 @@ class AssetSnap(_message.Message):
     backfill_strategy: _partitions_pb2.BackfillStrategy
     pools: _containers.RepeatedScalarFieldContainer[str]
     pool_slots: int
-    def __init__(self, key: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., step_key: _Optional[str] = ..., group: _Optional[str] = ..., description: _Optional[str] = ..., dependencies: _Optional[_Iterable[_Union[DependencySnap, _Mapping]]] = ..., code_version: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.StringEntry, _Mapping]]] = ..., metadata: _Optional[_Iterable[_Union[_common_pb2.MetadataEntry, _Mapping]]] = ..., is_async: _Optional[bool] = ..., has_self_dependency: _Optional[bool] = ..., config_schema: _Optional[_Union[_common_pb2.JsonObject, _Mapping]] = ..., retry_policy: _Optional[_Union[_common_pb2.RetryPolicy, _Mapping]] = ..., executor: _Optional[str] = ..., partitions_def: _Optional[_Union[_partitions_pb2.PartitionsDefinition, _Mapping]] = ..., backfill_strategy: _Optional[_Union[_partitions_pb2.BackfillStrategy, _Mapping]] = ..., pools: _Optional[_Iterable[str]] = ..., pool_slots: _Optional[int] = ...) -> None: ...
+    graph: GraphSnap
+    def __init__(self, key: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., step_key: _Optional[str] = ..., group: _Optional[str] = ..., description: _Optional[str] = ..., dependencies: _Optional[_Iterable[_Union[DependencySnap, _Mapping]]] = ..., code_version: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.StringEntry, _Mapping]]] = ..., metadata: _Optional[_Iterable[_Union[_common_pb2.MetadataEntry, _Mapping]]] = ..., is_async: _Optional[bool] = ..., has_self_dependency: _Optional[bool] = ..., config_schema: _Optional[_Union[_common_pb2.JsonObject, _Mapping]] = ..., retry_policy: _Optional[_Union[_common_pb2.RetryPolicy, _Mapping]] = ..., executor: _Optional[str] = ..., partitions_def: _Optional[_Union[_partitions_pb2.PartitionsDefinition, _Mapping]] = ..., backfill_strategy: _Optional[_Union[_partitions_pb2.BackfillStrategy, _Mapping]] = ..., pools: _Optional[_Iterable[str]] = ..., pool_slots: _Optional[int] = ..., graph: _Optional[_Union[GraphSnap, _Mapping]] = ...) -> None: ...
 
 class JobSnap(_message.Message):
     __slots__ = ("name", "selection", "description", "tags")

@@ -23,7 +23,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14rivers/v1/plan.proto\x12\trivers.v1\"\x96\x01\n\x08PlanStep\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nasset_keys\x18\x02 \x03(\t\x12\x10\n\x08upstream\x18\x03 \x03(\t\x12\x10\n\x08is_async\x18\x04 \x01(\x08\x12\x15\n\x08\x65xecutor\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\r\n\x05pools\x18\x06 \x03(\t\x12\x12\n\npool_slots\x18\x07 \x01(\x03\x42\x0b\n\t_executor\"o\n\rExecutionPlan\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\x11\n\tselection\x18\x02 \x03(\t\x12\x12\n\nasset_keys\x18\x03 \x03(\t\x12\"\n\x05steps\x18\x04 \x03(\x0b\x32\x13.rivers.v1.PlanStepb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14rivers/v1/plan.proto\x12\trivers.v1\"\xa1\x02\n\x08PlanStep\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nasset_keys\x18\x02 \x03(\t\x12\x10\n\x08upstream\x18\x03 \x03(\t\x12\x10\n\x08is_async\x18\x04 \x01(\x08\x12\x15\n\x08\x65xecutor\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\r\n\x05pools\x18\x06 \x03(\t\x12\x12\n\npool_slots\x18\x07 \x01(\x03\x12\x0c\n\x04kind\x18\x08 \x01(\t\x12\x12\n\x05graph\x18\t \x01(\tH\x01\x88\x01\x01\x12\x11\n\x04node\x18\n \x01(\tH\x02\x88\x01\x01\x12\x0f\n\x07streams\x18\x0b \x03(\t\x12\x1c\n\x0fmax_concurrency\x18\x0c \x01(\x03H\x03\x88\x01\x01\x42\x0b\n\t_executorB\x08\n\x06_graphB\x07\n\x05_nodeB\x12\n\x10_max_concurrency\"o\n\rExecutionPlan\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\x11\n\tselection\x18\x02 \x03(\t\x12\x12\n\nasset_keys\x18\x03 \x03(\t\x12\"\n\x05steps\x18\x04 \x03(\x0b\x32\x13.rivers.v1.PlanStepb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -31,7 +31,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rivers.v1.plan_pb2', _globa
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PLANSTEP']._serialized_start=36
-  _globals['_PLANSTEP']._serialized_end=186
-  _globals['_EXECUTIONPLAN']._serialized_start=188
-  _globals['_EXECUTIONPLAN']._serialized_end=299
+  _globals['_PLANSTEP']._serialized_end=325
+  _globals['_EXECUTIONPLAN']._serialized_start=327
+  _globals['_EXECUTIONPLAN']._serialized_end=438
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PlanStep(_message.Message):
-    __slots__ = ("key", "asset_keys", "upstream", "is_async", "executor", "pools", "pool_slots")
+    __slots__ = ("key", "asset_keys", "upstream", "is_async", "executor", "pools", "pool_slots", "kind", "graph", "node", "streams", "max_concurrency")
     KEY_FIELD_NUMBER: _ClassVar[int]
     ASSET_KEYS_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_FIELD_NUMBER: _ClassVar[int]
@@ -16,6 +16,11 @@ class PlanStep(_message.Message):
     EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     POOLS_FIELD_NUMBER: _ClassVar[int]
     POOL_SLOTS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     key: str
     asset_keys: _containers.RepeatedScalarFieldContainer[str]
     upstream: _containers.RepeatedScalarFieldContainer[str]
@@ -23,7 +28,12 @@ class PlanStep(_message.Message):
     executor: str
     pools: _containers.RepeatedScalarFieldContainer[str]
     pool_slots: int
-    def __init__(self, key: _Optional[str] = ..., asset_keys: _Optional[_Iterable[str]] = ..., upstream: _Optional[_Iterable[str]] = ..., is_async: _Optional[bool] = ..., executor: _Optional[str] = ..., pools: _Optional[_Iterable[str]] = ..., pool_slots: _Optional[int] = ...) -> None: ...
+    kind: str
+    graph: str
+    node: str
+    streams: _containers.RepeatedScalarFieldContainer[str]
+    max_concurrency: int
+    def __init__(self, key: _Optional[str] = ..., asset_keys: _Optional[_Iterable[str]] = ..., upstream: _Optional[_Iterable[str]] = ..., is_async: _Optional[bool] = ..., executor: _Optional[str] = ..., pools: _Optional[_Iterable[str]] = ..., pool_slots: _Optional[int] = ..., kind: _Optional[str] = ..., graph: _Optional[str] = ..., node: _Optional[str] = ..., streams: _Optional[_Iterable[str]] = ..., max_concurrency: _Optional[int] = ...) -> None: ...
 
 class ExecutionPlan(_message.Message):
     __slots__ = ("snapshot_id", "selection", "asset_keys", "steps")
