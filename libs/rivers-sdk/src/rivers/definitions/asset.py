@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from rivers.definitions._frozen import reduce_frozen
 from rivers.definitions.asset_def import AssetDef
 from rivers.definitions.keys import asset_key, key_name
 from rivers.definitions.metadata import MetadataValue, normalize_metadata, normalize_tags
@@ -409,6 +410,9 @@ class Asset:
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"asset definitions are frozen; cannot set {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_frozen(self)
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"asset definitions are frozen; cannot delete {name!r}")

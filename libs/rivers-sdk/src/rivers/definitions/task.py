@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
+from rivers.definitions._frozen import reduce_frozen
 from rivers.definitions.metadata import MetadataValue, normalize_metadata
 from rivers.definitions.retry import RetryPolicy
 from rivers.definitions.signature import FunctionSpec, analyze_function
@@ -146,6 +147,9 @@ class Task:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"tasks are frozen; cannot set {name!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_frozen(self)
+
     def __repr__(self) -> str:
         return f"Task({self.name!r})"
 
@@ -204,6 +208,17 @@ class BashTask(Task):
             return self
 
         return decorator
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Inside a graph body: a handle to the command's output. Elsewhere: run it now."""
+        from rivers.definitions.graph import current_composition
+
+        composition = current_composition()
+        if composition is not None:
+            return composition.call(self, args, kwargs)
+        from rivers.execution.bash import run_bash
+
+        return run_bash(self, lambda stream, line: None)
 
     def __repr__(self) -> str:
         return f"BashTask({self.name!r}, command={list(self.command)!r})"

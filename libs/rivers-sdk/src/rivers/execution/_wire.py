@@ -17,6 +17,8 @@ import os
 import pickle
 import struct
 import threading
+import types
+from collections import ChainMap
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +49,8 @@ class Channel:
         """Write one message (thread-safe)."""
         payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         with self._send_lock:
+            if self._writer.closed:
+                raise ChannelClosed("channel closed")
             self._writer.write(_HEADER.pack(len(payload)) + payload)
 
     def recv(self) -> Any:
@@ -68,11 +72,16 @@ class Channel:
             n -= len(chunk)
         return b"".join(chunks)
 
+    def close_writer(self) -> None:
+        """Close the sending end: the other process reads end-of-file and stops (idempotent)."""
+        with self._send_lock, contextlib.suppress(OSError):
+            self._writer.close()
+
     def close(self) -> None:
-        """Close both ends (idempotent)."""
-        for stream in (self._reader, self._writer):
-            with contextlib.suppress(OSError):
-                stream.close()
+        """Close both ends (idempotent); only once nobody reads any more."""
+        self.close_writer()
+        with contextlib.suppress(OSError):
+            self._reader.close()
 
 
 class RemoteObject:
@@ -110,11 +119,39 @@ class _SpecPickler:
         buffer = io.BytesIO()
 
         class Pickler(cloudpickle.CloudPickler):  # type: ignore[misc]  # untyped base
+            # Read by the C pickler when it is constructed, so it is set on the class.
+            dispatch_table = _dispatch_table(cloudpickle)
+
             def persistent_id(self, candidate: Any) -> str | None:
                 return local(candidate)
 
         Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
         return buffer.getvalue()
+
+
+def _dispatch_table(cloudpickle: Any) -> Any:
+    reduce_code = getattr(cloudpickle.cloudpickle, "_code_reduce", None)
+    base = cloudpickle.CloudPickler.dispatch_table
+    if reduce_code is None:
+        return base
+    return ChainMap({types.CodeType: _keep_filename(reduce_code)}, base)
+
+
+def _keep_filename(reduce_code: Callable[[Any], Any]) -> Callable[[types.CodeType], Any]:
+    """Cloudpickle's code reducer, keeping the code's real file name.
+
+    cloudpickle writes ``<dynamic-code>`` for functions it pickles by value (defined in a
+    script, a notebook or a function); tracebacks from worker processes would then point
+    nowhere. Same machine, same files: keep the name so they show the user's source lines.
+    """
+
+    def reduce(code: types.CodeType) -> Any:
+        constructor, args = reduce_code(code)
+        return constructor, tuple(
+            code.co_filename if arg == "<dynamic-code>" else arg for arg in args
+        )
+
+    return reduce
 
 
 def dump_run_spec(spec: Any, local: Callable[[Any], str | None]) -> bytes:

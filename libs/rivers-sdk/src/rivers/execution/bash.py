@@ -56,20 +56,21 @@ def run_bash(task: BashTask, on_line: Callable[[str, str], None]) -> str:
             stderr_tail.append(line)
             on_line("stderr", line)
 
-    reader = threading.Thread(target=pump_stderr, name="rivers-bash-stderr", daemon=True)
-    reader.start()
-    assert process.stdout is not None
-    try:
-        for line in process.stdout:
-            stdout.append(line)
-            on_line("stdout", line.rstrip("\n"))
-        code = process.wait()
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    finally:
-        reader.join()
+    with process:  # closes the pipes, whatever happens
+        reader = threading.Thread(target=pump_stderr, name="rivers-bash-stderr", daemon=True)
+        reader.start()
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                stdout.append(line)
+                on_line("stdout", line.rstrip("\n"))
+            code = process.wait()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            reader.join()
     if code != 0:
         tail = "\n".join(stderr_tail) or "(no stderr)"
         raise BashTaskError(

@@ -102,8 +102,8 @@ class _Worker:
                     self._settle(StepExit(ok=bool(ok), stored=tuple(stored), value=value))
                 elif kind == "ready":
                     self.ready.set()
-        except (ChannelClosed, OSError):
-            pass
+        except (ChannelClosed, OSError, ValueError):
+            pass  # end of file: the worker exited (or was told to)
         self.alive = False
         self.ready.set()
         try:
@@ -117,12 +117,16 @@ class _Worker:
             self.process.send_signal(signum)
 
     def close(self) -> None:
-        self.channel.close()
+        # Closing our sending end makes the worker read end-of-file and exit; its exit
+        # closes the pipe our reader thread reads, which then ends by itself.
+        self.channel.close_writer()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.thread.join(timeout=5)
+        self.channel.close()
 
 
 class WorkerPool:
@@ -162,6 +166,7 @@ class WorkerPool:
             if worker.alive:
                 return worker
             self._workers.remove(worker)
+            await asyncio.to_thread(worker.close)  # reap the dead one and its pipes
             replacement = _Worker(self)
             self._workers.append(replacement)
             return replacement
@@ -219,7 +224,7 @@ class WorkerPool:
         """Let workers drop a finished run's definitions."""
         for worker in self._workers:
             if run_id in worker.runs and worker.alive:
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, ChannelClosed):
                     worker.channel.send(("drop", run_id))
                 worker.runs.discard(run_id)
 

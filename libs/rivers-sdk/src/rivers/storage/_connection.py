@@ -56,6 +56,13 @@ def _is_retryable(exc: BaseException) -> bool:
     return "can be retried" in text or "transaction conflict" in text or "resource busy" in text
 
 
+def _is_conflict(exc: BaseException) -> bool:
+    """A retryable transaction conflict (not a transport failure, which reconnecting fixes)."""
+    from surrealdb import TransportError
+
+    return _is_retryable(exc) and not isinstance(exc, TransportError)
+
+
 def _statement_results(response: dict[str, Any]) -> list[Any]:
     """One result per statement of a query answer, raising the error that explains a failure.
 
@@ -268,7 +275,16 @@ def open_remote(
         _ignore_sdk_socket_warning()
         sdk.connect()
         sdk.signin({"username": username, "password": password})
-        sdk.use(namespace, database)
+        # Selecting a namespace and database that do not exist yet creates them; two
+        # processes doing it at once conflict, and the loser must simply try again.
+        for attempt in Retrying(
+            retry=retry_if_exception(_is_conflict),
+            stop=stop_after_attempt(_RETRY_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=0.001, max=0.05),
+            reraise=True,
+        ):
+            with attempt:
+                sdk.use(namespace, database)
     except Exception as exc:
         # A socket (or an engine) opened before the failure would otherwise leak.
         _close_quietly(sdk)
