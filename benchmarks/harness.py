@@ -51,6 +51,15 @@ class Recorder:
         yield
         self.stage = "setup"
 
+    def expect(self, key: str, value: Any, expected: Any) -> None:
+        """Report ``value`` under ``info[key]``; a wrong one is an error of stage ``check``.
+
+        Called after the timed stages, so a wrong result is reported without losing the timing.
+        """
+        self.info[key] = value
+        if value != expected:
+            self.errors["check"] = f"WrongResult: {key} = {value!r}, expected {expected!r}"
+
     @contextmanager
     def memory(self, stage: str) -> Iterator[None]:
         """Record the block's peak extra resident memory, in bytes, as ``stage``.
@@ -81,6 +90,22 @@ def _status_bytes(field: str) -> int:
             if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     raise OSError(f"{field} not in /proc/self/status")
+
+
+def pure_compute(n: int) -> float:
+    """Seconds ``n`` trivial asset bodies take when simply called (about 0).
+
+    The body is the one every benchmark asset has, ``1 + sum(inputs)``, here without inputs:
+    what a run of ``n`` independent such assets computes, without any orchestration.
+    """
+
+    def body(**inputs: int) -> int:
+        return 1 + sum(inputs.values())
+
+    start = time.perf_counter()
+    for _ in range(n):
+        body()
+    return time.perf_counter() - start
 
 
 Workload = Callable[[Recorder, int], None]

@@ -19,6 +19,8 @@ class Row:
     from its JSON, in seconds (bytes for ``MiB`` rows), shown in ``unit``. ``target`` is the
     rivers bound in ``unit``; ``None`` makes an informational row. ``dagster=False`` rows have no
     Dagster counterpart. ``group`` is a name ``--only`` accepts for several rows at once.
+    ``timeout`` (seconds) lowers ``--timeout`` for this row's processes; ``dagster_repeat`` caps
+    Dagster's repetitions of a workload that takes minutes (``--dagster-repeat`` overrides it).
     """
 
     id: str
@@ -31,6 +33,8 @@ class Row:
     target_text: str = ""
     dagster: bool = True
     group: str = ""
+    timeout: float | None = None
+    dagster_repeat: int | None = None
 
     def convert(self, seconds: float) -> float:
         """Seconds (bytes for ``MiB``) to the row's display unit."""
@@ -40,7 +44,7 @@ class Row:
             return seconds * 1e6
         if self.unit == "MiB":
             return seconds / 2**20
-        if self.unit == "ms/asset":
+        if self.unit in ("ms/asset", "ms/step"):
             return seconds * 1e3 / self.n
         return seconds
 
@@ -89,8 +93,11 @@ class Cell:
         """Median of the numbers, if any."""
         return statistics.median(self.numbers) if self.numbers else None
 
-    def text(self, unit: str) -> str:
-        """The table cell: median, error name, or loaded modules."""
+    def text(self, unit: str, repeat: int | None = None) -> str:
+        """The table cell: median, error name, or loaded modules.
+
+        A cell with fewer repetitions than ``repeat`` (the run's default) says how many it has.
+        """
         lists = [s for s in self.samples if isinstance(s, list)]
         if lists:  # module lists: show the union over repetitions
             loaded = sorted({m for s in lists for m in s})
@@ -106,6 +113,8 @@ class Cell:
         text = f"{fmt(self.median)} {unit}"
         if failures:
             text += f" ({len(failures)}/{len(self.samples)} failed: {short})"
+        elif repeat and len(self.samples) < repeat:
+            text += f" ({len(self.samples)} run{'s' if len(self.samples) > 1 else ''})"
         return text
 
     def to_json(self) -> dict[str, Any]:

@@ -12,12 +12,14 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import executor_specs as ex
 from dagster_env import ensure_dagster
 from report import Cell, Row, Sample, met, one_line, ratio, render, target_text
 
@@ -55,6 +57,18 @@ ROWS = [
         1000, "mapping_repeat", "ms", group="partitions"),
     Row("backfill-plan", "plan multi-run backfill 10,000 partitions x 10 assets", "backfill",
         10000, "backfill", "s", 0.5, group="partitions"),
+    # Dagster takes minutes per process on these, so it runs once unless --dagster-repeat
+    Row("executor-parallel", "parallel executor, 200 independent trivial sync assets, 2 workers",
+        "executor_parallel", ex.PARALLEL_ASSETS, "parallel", "ms/step", 5, group="executors",
+        dagster_repeat=1),
+    Row("executor-map", ".map() over 5,000 items + collect, in-process executor", "executor_map",
+        ex.MAP_ITEMS, "map", "s", 10, group="executors", timeout=ex.MAP_TIMEOUT,
+        dagster_repeat=1),
+    Row("executor-map-parallel", ".map() over 5,000 items + collect, parallel executor (2 workers)",
+        "executor_map_parallel", ex.MAP_ITEMS, "map", "s", 10, group="executors", dagster=False),
+    Row("executor-async", "100 async assets each awaiting asyncio.sleep(1), "
+        "max_async_concurrent=100", "executor_async", ex.ASYNC_ASSETS, "async", "s", 2,
+        group="executors", dagster_repeat=1),
 ]  # fmt: skip
 
 Records = dict[tuple[str, str], list[dict[str, Any]]]
@@ -74,13 +88,21 @@ def parse_args() -> argparse.Namespace:
         "--only",
         action="append",
         metavar="NAME",
-        help="row id, group (partitions) or part of a row title (repeatable)",
+        help="row id, group (partitions, executors) or part of a row title (repeatable)",
     )
     parser.add_argument("--repeat", type=int, help="fresh-process repetitions (default 5)")
     parser.add_argument("--quick", action="store_true", help="2 repetitions instead of 5")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per process")
+    parser.add_argument(
+        "--dagster-repeat",
+        type=int,
+        metavar="N",
+        help="Dagster repetitions of every workload, also those capped to 1 (executors)",
+    )
     args = parser.parse_args()
     args.repeat = args.repeat or (2 if args.quick else 5)
+    if args.dagster_repeat is not None and args.dagster_repeat < 1:
+        parser.error("--dagster-repeat must be at least 1 (--skip-dagster runs none)")
     return args
 
 
@@ -108,18 +130,31 @@ def child_env() -> dict[str, str]:
 
 
 def run_once(cmd: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
-    """One fresh process; its JSON record (last stdout line), or ``{"crash": why}``."""
-    try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return {"crash": f"Timeout: no result after {timeout:.0f} s"}
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    """One fresh process; its JSON record (last stdout line), or ``{"crash": why}``.
+
+    The child leads its own process group, so a timeout also stops the processes it started
+    (executor workers, Dagster's step processes).
+    """
+    with subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return {"crash": f"> {timeout:g} s (timeout): the process was stopped"}
+    lines = [line for line in stdout.splitlines() if line.strip()]
     try:
         record: dict[str, Any] = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
-        tail = " / ".join(proc.stderr.strip().splitlines()[-3:])
+        tail = " / ".join(stderr.strip().splitlines()[-3:])
         return {"crash": f"Crash: exit {proc.returncode}, no JSON record; stderr: {tail}"}
     return record
 
@@ -149,25 +184,45 @@ def collect(rows: list[Row], pythons: dict[str, Path], args: argparse.Namespace)
         w: [t for t in pythons if t == "rivers" or any(r.dagster for r in rows if r.workload == w)]
         for w, _ in workloads
     }
-    total = args.repeat * sum(len(tools[w]) for w, _ in workloads)
+    repeats = {
+        (w, tool): repeat_count(rows, w, tool, args) for w, _ in workloads for tool in tools[w]
+    }
+    timeouts = {
+        w: min([args.timeout] + [r.timeout for r in rows if r.workload == w and r.timeout])
+        for w, _ in workloads
+    }
+    total = sum(repeats.values())
     log(f"{total} fresh processes to run; Dagster's share takes several minutes at --repeat 5")
     records: Records = {}
     done = 0
     for workload, n in workloads:
-        for rep in range(1, args.repeat + 1):
+        for rep in range(1, max(repeats[(workload, t)] for t in tools[workload]) + 1):
             for tool in tools[workload]:
+                if rep > repeats[(workload, tool)]:
+                    continue
                 done += 1
                 start = time.perf_counter()
                 cmd = [str(pythons[tool]), str(SCRIPTS[tool]), workload, str(n)]
-                record = run_once(cmd, env, args.timeout)
+                record = run_once(cmd, env, timeouts[workload])
                 records.setdefault((tool, workload), []).append(record)
                 failed = record.get("crash") or "; ".join(record.get("errors", {}).values())
                 status = f"  FAILED: {failed[:80]}" if failed else ""
                 log(
-                    f"({done}/{total}) {tool:<7} {workload} n={n} rep {rep}/{args.repeat}: "
+                    f"({done}/{total}) {tool:<7} {workload} n={n} "
+                    f"rep {rep}/{repeats[(workload, tool)]}: "
                     f"{time.perf_counter() - start:.1f} s{status}"
                 )
     return records
+
+
+def repeat_count(rows: list[Row], workload: str, tool: str, args: argparse.Namespace) -> int:
+    """Repetitions of ``workload`` for ``tool``: ``--repeat``, Dagster's capped by its rows."""
+    if tool != "dagster":
+        return args.repeat
+    if args.dagster_repeat is not None:
+        return args.dagster_repeat
+    caps = [r.dagster_repeat for r in rows if r.workload == workload and r.dagster_repeat]
+    return min([args.repeat, *caps])
 
 
 def sample(row: Row, record: dict[str, Any]) -> Sample:
@@ -231,8 +286,11 @@ def publish(rows: list[Row], records: Records, dagster_absent: str, meta: dict[s
             if (tool, row.workload) in records and (tool == "rivers" or row.dagster)
         }
         rivers, dagster = cells["rivers"], cells.get("dagster")
-        d_text = dagster.text(row.unit) if dagster else dagster_absent if row.dagster else "n/a"
-        line = [row.title, rivers.text(row.unit), d_text, ratio(rivers, dagster)]
+        repeat = meta["repeat"]
+        d_text = (
+            dagster.text(row.unit, repeat) if dagster else dagster_absent if row.dagster else "n/a"
+        )
+        line = [row.title, rivers.text(row.unit, repeat), d_text, ratio(rivers, dagster)]
         line += [target_text(row), met(row, rivers)]
         table.append(line)
         out_rows.append(

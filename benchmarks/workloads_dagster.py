@@ -22,6 +22,7 @@ What counts as done (Dagster defers much of its work, so each stage forces it ex
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import shutil
@@ -31,9 +32,10 @@ import tempfile
 import time
 from typing import Any
 
+import executor_specs as ex
 import partition_specs as spec
 import shapes
-from harness import WORK, Recorder, main
+from harness import WORK, Recorder, main, pure_compute
 
 HEAVY_MODULES = ("grpc", "surrealdb", "opentelemetry.sdk")
 
@@ -267,6 +269,175 @@ def backfill(rec: Recorder, n: int) -> None:
     rec.info["target"] = data.target_subset.num_partitions_and_non_partitioned_assets
 
 
+# --- executors -----------------------------------------------------------------------------
+# The multiprocess executor rebuilds the job in every step process, so the jobs come from
+# argument-free functions at module scope (``dg.reconstructable`` needs exactly that).
+
+
+def parallel_defs() -> Any:
+    """200 independent assets returning 1; job ``parallel``: multiprocess, 2 steps at a time."""
+    import dagster as dg
+
+    job = dg.define_asset_job(
+        "parallel",
+        selection=dg.AssetSelection.all(),
+        executor_def=dg.multiprocess_executor.configured({"max_concurrent": ex.WORKERS}),
+    )
+    return dg.Definitions(assets=make_assets(shapes.build("wide", ex.PARALLEL_ASSETS)), jobs=[job])
+
+
+def parallel_job() -> Any:
+    return parallel_defs().resolve_job_def("parallel")
+
+
+def make_async_assets() -> list[Any]:
+    import dagster as dg
+
+    def make(name: str) -> dg.AssetsDefinition:
+        async def fn() -> int:
+            await asyncio.sleep(ex.ASYNC_SLEEP)
+            return 1
+
+        return dg.asset(name=name)(fn)
+
+    return [make(name) for name, _ in shapes.build("wide", ex.ASYNC_ASSETS)]
+
+
+def async_defs() -> Any:
+    """The async assets, and job ``async_assets`` with Dagster's default executor.
+
+    That is the multiprocess executor with as many concurrent steps as CPUs. Not a table row
+    (workload ``executor_async_multiprocess``): in process is Dagster's faster option here.
+    """
+    import dagster as dg
+
+    job = dg.define_asset_job("async_assets", selection=dg.AssetSelection.all())
+    return dg.Definitions(assets=make_async_assets(), jobs=[job])
+
+
+def async_job() -> Any:
+    return async_defs().resolve_job_def("async_assets")
+
+
+def map_job() -> Any:
+    """An op yielding 5,000 ``DynamicOutput`` s, ``.map(double)``, ``.collect()`` into a sum."""
+    import dagster as dg
+
+    @dg.op(out=dg.DynamicOut(int))
+    def numbers():  # a generator of DynamicOutput; Dagster reads the type from DynamicOut
+        for i in range(ex.MAP_ITEMS):
+            yield dg.DynamicOutput(i, mapping_key=str(i))
+
+    @dg.op
+    def double(x: int) -> int:
+        return x * 2
+
+    @dg.op
+    def total(xs: list[int]) -> int:
+        return sum(xs)
+
+    @dg.job
+    def map_collect() -> None:
+        total(numbers().map(double).collect())
+
+    return map_collect
+
+
+def local_instance(tmp: str) -> Any:
+    """A sqlite-backed instance under ``tmp``, its storage opened before timing."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.local_temp(tmp)
+    instance.get_runs(limit=1)
+    return instance
+
+
+def checked(result: Any) -> Any:
+    """``result``, or an error if the run failed (execute_job does not raise by default)."""
+    if not result.success:
+        failed = [event.step_key for event in result.get_step_failure_events()]
+        raise RuntimeError(f"run failed; failed steps: {failed[:3]}")
+    return result
+
+
+def load_sum(defs: Any, instance: Any, n: int) -> int:
+    """The sum of the stored values of assets ``a0`` ... ``a{n-1}`` (the default IO manager)."""
+    with defs.get_asset_value_loader(instance=instance) as loader:
+        return sum(loader.load_asset_value(name) for name, _ in shapes.build("wide", n))
+
+
+def executor_parallel(rec: Recorder, n: int) -> None:
+    import dagster as dg
+
+    WORK.mkdir(exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="dagster-", dir=WORK)
+    try:
+        with rec.setup("parallel"):
+            assert n == ex.PARALLEL_ASSETS, f"the job is built for {ex.PARALLEL_ASSETS} assets"
+            job = dg.reconstructable(parallel_job)
+            instance = local_instance(tmp)
+        with rec.time("parallel_wall"):
+            result = checked(dg.execute_job(job, instance=instance))
+        compute = pure_compute(n)
+        rec.metrics["parallel"] = rec.metrics["parallel_wall"] - compute
+        rec.info["compute"] = compute
+        rec.info["steps"] = len(result.get_step_success_events())
+        rec.info["events"] = len(instance.all_logs(result.run_id))
+        rec.expect("value", load_sum(parallel_defs(), instance, n), n)
+        instance.dispose()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def executor_map(rec: Recorder, n: int) -> None:
+    WORK.mkdir(exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="dagster-", dir=WORK)
+    try:
+        with rec.setup("map"):
+            assert n == ex.MAP_ITEMS, f"the job is built for {ex.MAP_ITEMS} items"
+            job = map_job()
+            instance = local_instance(tmp)
+        with rec.time("map"):
+            result = checked(job.execute_in_process(instance=instance))
+        rec.info["steps"] = len(result.get_step_success_events())
+        rec.info["events"] = len(instance.all_logs(result.run_id))
+        rec.expect("value", result.output_for_node("total"), ex.MAP_TOTAL)
+        instance.dispose()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def executor_async(mode: str) -> Any:
+    """In process (``materialize``, Dagster's fastest here) or multiprocess (``execute_job``)."""
+
+    def workload(rec: Recorder, n: int) -> None:
+        import dagster as dg
+
+        WORK.mkdir(exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="dagster-", dir=WORK)
+        try:
+            with rec.setup("async"):
+                assert n == ex.ASYNC_ASSETS, f"the job is built for {ex.ASYNC_ASSETS} assets"
+                instance = local_instance(tmp)
+                if mode == "in_process":
+                    assets = make_async_assets()
+                else:
+                    job = dg.reconstructable(async_job)
+            with rec.time("async"):
+                if mode == "in_process":
+                    result = checked(dg.materialize(assets, instance=instance))
+                else:
+                    result = checked(dg.execute_job(job, instance=instance))
+            rec.info["steps"] = len(result.get_step_success_events())
+            rec.info["events"] = len(instance.all_logs(result.run_id))
+            rec.expect("value", load_sum(async_defs(), instance, n), n)
+            instance.dispose()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    return workload
+
+
 WORKLOADS = {
     "import": import_,
     "layered": define_and_plan("layered", plan=True),
@@ -278,6 +449,10 @@ WORKLOADS = {
     "partitions_count_4d": partitions_count_4d,
     "mapping": mapping,
     "backfill": backfill,
+    "executor_parallel": executor_parallel,
+    "executor_map": executor_map,
+    "executor_async": executor_async("in_process"),
+    "executor_async_multiprocess": executor_async("multiprocess"),
 }
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import statistics
 import sys
@@ -13,9 +14,10 @@ import tempfile
 import time
 from typing import Any
 
+import executor_specs as ex
 import partition_specs as spec
 import shapes
-from harness import WORK, Recorder, main
+from harness import WORK, Recorder, main, pure_compute
 
 HEAVY_MODULES = ("grpc", "surrealdb", "opentelemetry.sdk")
 
@@ -204,6 +206,134 @@ def backfill(rec: Recorder, n: int) -> None:
         repo.storage.close()
 
 
+# --- executors -----------------------------------------------------------------------------
+
+
+def fs_repo(assets: list[Any], tmp: str) -> Any:
+    """Embedded storage and filesystem IO under ``tmp``, storage opened before timing."""
+    import rivers as rs
+
+    repo = rs.CodeRepository(
+        assets=assets,
+        storage=rs.Storage.embedded(f"{tmp}/storage"),
+        io_handler=rs.IOHandler.filesystem(f"{tmp}/io"),
+    )
+    repo.storage.open()
+    repo.location_id()
+    return repo
+
+
+def checked(result: Any) -> Any:
+    if not result.success:
+        raise RuntimeError(f"run failed: {result.failures[:1]}")
+    return result
+
+
+def succeeded_steps(result: Any) -> int:
+    import rivers as rs
+
+    return sum(1 for event in result.events if event.kind == rs.EventKind.STEP_SUCCESS)
+
+
+def executor_parallel(rec: Recorder, n: int) -> None:
+    WORK.mkdir(exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="rivers-", dir=WORK)
+    try:
+        with rec.setup("parallel"):
+            import rivers as rs
+
+            shape = shapes.build("wide", n)
+            repo = fs_repo(make_assets(shape), tmp)
+            executor = rs.Executor.parallel(max_workers=ex.WORKERS)
+        with rec.time("parallel_wall"):
+            result = checked(repo.materialize(executor=executor))
+        compute = pure_compute(n)
+        rec.metrics["parallel"] = rec.metrics["parallel_wall"] - compute
+        rec.info["compute"] = compute
+        rec.info["steps"] = succeeded_steps(result)
+        rec.info["events"] = len(result.events)
+        rec.expect("value", sum(result.output_for(name) for name, _ in shape), n)
+        repo.storage.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def map_assets() -> list[Any]:
+    """``numbers`` (range(5,000)) and the graph asset ``doubled``: map, collect, sum."""
+    import rivers as rs
+
+    @rs.Task
+    def double(x: int) -> int:
+        return x * 2
+
+    @rs.Task
+    def total(xs: list[int]) -> int:
+        return sum(xs)
+
+    @rs.Asset
+    def numbers() -> list[int]:
+        return list(range(ex.MAP_ITEMS))
+
+    @rs.Asset.from_graph()
+    def doubled() -> Any:
+        return total(numbers().map(double).collect())
+
+    return [numbers, doubled]
+
+
+def executor_map(parallel: bool) -> Any:
+    def workload(rec: Recorder, n: int) -> None:
+        WORK.mkdir(exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="rivers-", dir=WORK)
+        try:
+            with rec.setup("map"):
+                import rivers as rs
+
+                assert n == ex.MAP_ITEMS, f"the assets are built for {ex.MAP_ITEMS} items"
+                repo = fs_repo(map_assets(), tmp)
+                parallel_executor = rs.Executor.parallel(max_workers=ex.WORKERS)
+                executor = parallel_executor if parallel else rs.Executor.in_process()
+            with rec.time("map"):
+                result = checked(repo.materialize(executor=executor))
+            rec.info["events"] = len(result.events)
+            rec.expect("value", result.output_for("doubled"), ex.MAP_TOTAL)
+            repo.storage.close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    return workload
+
+
+def executor_async(rec: Recorder, n: int) -> None:
+    WORK.mkdir(exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="rivers-", dir=WORK)
+    try:
+        with rec.setup("async"):
+            import rivers as rs
+
+            def make(name: str) -> rs.Asset:
+                async def fn() -> int:
+                    await asyncio.sleep(ex.ASYNC_SLEEP)
+                    return 1
+
+                fn.__name__ = name
+                return rs.Asset(name=name)(fn)
+
+            shape = shapes.build("wide", n)
+            repo = fs_repo([make(name) for name, _ in shape], tmp)
+            executor = rs.Executor.parallel(
+                max_workers=ex.WORKERS, max_async_concurrent=ex.ASYNC_ASSETS
+            )
+        with rec.time("async"):
+            result = checked(repo.materialize(executor=executor))
+        rec.info["steps"] = succeeded_steps(result)
+        rec.info["events"] = len(result.events)
+        rec.expect("value", sum(result.output_for(name) for name, _ in shape), n)
+        repo.storage.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 WORKLOADS = {
     "import": import_,
     "layered": define_and_plan("layered", plan=True),
@@ -216,6 +346,10 @@ WORKLOADS = {
     "partitions_count_4d": partitions_count_4d,
     "mapping": mapping,
     "backfill": backfill,
+    "executor_parallel": executor_parallel,
+    "executor_map": executor_map(parallel=False),
+    "executor_map_parallel": executor_map(parallel=True),
+    "executor_async": executor_async,
 }
 
 if __name__ == "__main__":
