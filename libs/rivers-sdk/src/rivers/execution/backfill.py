@@ -11,6 +11,7 @@ from rivers.execution.config import validate_run_config
 from rivers.execution.events import EventKind
 from rivers.execution.result import MaterializeResult
 from rivers.execution.run import execute_inline
+from rivers.partitions.spec import selection_to_json
 from rivers.planning.backfill import plan_backfill
 from rivers.storage import BackfillRecord, BackfillState
 
@@ -67,17 +68,6 @@ class BackfillStatus:
         )
 
 
-def _describe(partitions: Any) -> dict[str, Any]:
-    """A JSON form of what the user asked to backfill, kept with the backfill."""
-    if partitions is None:
-        return {"all": True}
-    if isinstance(partitions, str):
-        return {"keys": [partitions]}
-    if hasattr(partitions, "model_dump"):
-        return {type(partitions).__name__: partitions.model_dump(mode="json")}
-    return {"keys": [str(p) for p in partitions]}
-
-
 def _failed_partitions(result: MaterializeResult, chunk: PartitionKeys) -> dict[str, str]:
     failed: dict[str, str] = {}
     for event in result.events:
@@ -118,7 +108,7 @@ def run_backfill(
         status=BackfillState.IN_PROGRESS,
         created_at=time.time(),
         asset_selection=plan.plan.selection,
-        partitions=_describe(partitions),
+        partitions=selection_to_json(partitions) or {"all": True},
         strategy=plan.strategy.model_dump(mode="json"),
         tags=dict(tags or {}),
         requested=plan.requested,

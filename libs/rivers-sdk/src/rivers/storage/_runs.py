@@ -15,7 +15,8 @@ __all__ = ["RunStore"]
 
 _RUN_FIELDS = (
     "run_id, location_id, status, created_at, start_time, end_time, tags, job_name, "
-    "selection, asset_keys, snapshot_id, failure_reason"
+    "selection, asset_keys, snapshot_id, failure_reason, config, partitions, heartbeat_at, "
+    "worker"
 )
 
 
@@ -53,6 +54,32 @@ class RunStore(StorageBase):
             if not rows:
                 raise
         return LocationRecord.model_validate(rows[0])
+
+    def get_location(self, identity: str) -> LocationRecord | None:
+        """The location with ``identity``, or ``None``."""
+        (rows,) = self._q("SELECT * FROM type::record('location', $id);", {"id": identity})
+        return LocationRecord.model_validate(rows[0]) if rows else None
+
+    def heartbeat_location(
+        self,
+        identity: str,
+        *,
+        endpoint: str | None,
+        snapshot_id: str | None,
+        server_id: str | None,
+    ) -> None:
+        """Record that the location's code server is alive, where, and serving what."""
+        self._q(
+            "UPDATE type::record('location', $id) SET endpoint = $endpoint, "
+            "last_heartbeat = $now, snapshot_id = $snapshot, server_id = $server RETURN NONE;",
+            {
+                "id": identity,
+                "endpoint": endpoint,
+                "now": time.time(),
+                "snapshot": snapshot_id,
+                "server": server_id,
+            },
+        )
 
     def list_locations(self) -> list[LocationRecord]:
         """Every known code location, by name."""
@@ -116,6 +143,60 @@ class RunStore(StorageBase):
             {"id": run_id},
         )
         return bool(rows)
+
+    def claim_queued_runs(
+        self, location_id: str, *, limit: int = 1, worker: str | None = None
+    ) -> list[RunRecord]:
+        """Atomically move up to ``limit`` of a location's oldest queued runs to STARTING.
+
+        One conditional update per run (``WHERE status = 'QUEUED'``), so two claimers never
+        both win the same run.
+        """
+        (candidates,) = self._q(
+            "SELECT run_id, created_at FROM run WHERE location_id = $loc AND status = 'QUEUED' "
+            "ORDER BY created_at LIMIT $limit;",
+            {"loc": location_id, "limit": int(limit)},
+        )
+        claimed: list[RunRecord] = []
+        for row in candidates:
+            (rows,) = self._q(
+                "UPDATE type::record('run', $id) SET status = 'STARTING', worker = $worker, "
+                f"heartbeat_at = $now WHERE status = 'QUEUED' RETURN {_RUN_FIELDS};",
+                {"id": row["run_id"], "worker": worker, "now": time.time()},
+            )
+            claimed.extend(RunRecord.model_validate(r) for r in rows)
+        return claimed
+
+    def heartbeat_run(self, run_id: str, worker: str) -> None:
+        """Record that ``worker`` is still executing the run."""
+        self._q(
+            "UPDATE type::record('run', $id) SET heartbeat_at = $now, worker = $worker "
+            "RETURN NONE;",
+            {"id": run_id, "now": time.time(), "worker": worker},
+        )
+
+    def fail_stale_runs(
+        self, *, older_than: float, location_id: str | None = None
+    ) -> list[RunRecord]:
+        """Mark runs whose worker stopped heartbeating ``older_than`` seconds ago as failed.
+
+        Returns the runs it failed (a monitor records why on each).
+        """
+        where = (
+            "status IN ['STARTING', 'STARTED', 'CANCELING'] AND heartbeat_at != NONE "
+            "AND heartbeat_at < $cutoff"
+        )
+        variables: dict[str, Any] = {"cutoff": time.time() - older_than, "now": time.time()}
+        if location_id is not None:
+            where += " AND location_id = $loc"
+            variables["loc"] = location_id
+        (rows,) = self._q(
+            f"UPDATE run SET status = 'FAILURE', end_time = $now, failure_reason = "
+            f"'the run worker stopped heartbeating (its code server or process died)' "
+            f"WHERE {where} RETURN {_RUN_FIELDS};",
+            variables,
+        )
+        return [RunRecord.model_validate(r) for r in rows]
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The stored run, or ``None``."""

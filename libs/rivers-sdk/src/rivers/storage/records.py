@@ -57,6 +57,10 @@ class RunRecord(BaseModel):
     asset_keys: tuple[str, ...] = ()
     snapshot_id: str | None = None
     failure_reason: str | None = None
+    config: dict[str, Any] | None = None
+    partitions: dict[str, Any] | None = None
+    heartbeat_at: float | None = None
+    worker: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -82,13 +86,21 @@ class AssetRecord(BaseModel):
 
 
 class LocationRecord(BaseModel):
-    """A code location: a display name bound to an immutable identity."""
+    """A code location: a display name bound to an immutable identity, and where it serves."""
 
     model_config = _FROZEN
 
     identity: str
     name: str
     created_at: float
+    endpoint: str | None = None
+    last_heartbeat: float | None = None
+    snapshot_id: str | None = None
+    server_id: str | None = None
+
+    def is_available(self, now: float, timeout: float) -> bool:
+        """Whether its code server heartbeated within ``timeout`` seconds of ``now``."""
+        return self.last_heartbeat is not None and now - self.last_heartbeat <= timeout
 
 
 class BackfillState(StrEnum):

@@ -154,5 +154,25 @@ DEFINE INDEX IF NOT EXISTS pool_waiter_owner ON pool_waiter FIELDS owner;
 """
 
 #: Each migration takes the store from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Version 4: the service suite. Runs keep their config and partitions (queued runs are
+# executed later, elsewhere) and a heartbeat of the worker executing them; code locations
+# record where they serve and which snapshot; snapshots are stored for the planner and UI.
+_V4 = """
+DEFINE FIELD IF NOT EXISTS config ON run TYPE option<object> FLEXIBLE;
+DEFINE FIELD IF NOT EXISTS partitions ON run TYPE option<object> FLEXIBLE;
+DEFINE FIELD IF NOT EXISTS heartbeat_at ON run TYPE option<float>;
+DEFINE FIELD IF NOT EXISTS worker ON run TYPE option<string>;
+
+DEFINE FIELD IF NOT EXISTS endpoint ON location TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS last_heartbeat ON location TYPE option<float>;
+DEFINE FIELD IF NOT EXISTS snapshot_id ON location TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS server_id ON location TYPE option<string>;
+
+DEFINE TABLE IF NOT EXISTS snapshot SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS location_id ON snapshot TYPE string;
+DEFINE FIELD IF NOT EXISTS data ON snapshot TYPE bytes;
+DEFINE FIELD IF NOT EXISTS created_at ON snapshot TYPE float;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,11 +11,14 @@ from rivers.storage._kv import KVStore
 from rivers.storage._partitions import DynamicPartitionStore
 from rivers.storage._pools import PoolStore
 from rivers.storage._runs import RunStore
+from rivers.storage._snapshots import SnapshotStore
 
 __all__ = ["Storage"]
 
 
-class Storage(RunStore, EventStore, DynamicPartitionStore, BackfillStore, PoolStore, KVStore):
+class Storage(
+    RunStore, EventStore, DynamicPartitionStore, BackfillStore, PoolStore, KVStore, SnapshotStore
+):
     """Typed access to a SurrealDB store: runs, events, assets, partitions, pools, KV.
 
     Build one with a factory; the engine opens on first use (or :meth:`open`) and is closed by
