@@ -108,14 +108,15 @@ def prepare_run(
         selection=plan.selection,
         asset_keys=plan.asset_keys,
         snapshot_id=plan.snapshot_id,
-        config=_config_json(config),
+        config=config_json(config),
         partitions=selection_to_json(partition) if partition_keys is None else _keys_json(keys),
     )
     repo.storage.add_run(record)
     return PreparedRun(record=record, plan=plan, keys=keys, configs=configs)
 
 
-def _config_json(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def config_json(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Run config as stored: plain JSON per asset (config model instances dumped)."""
     if not config:
         return None
     return {

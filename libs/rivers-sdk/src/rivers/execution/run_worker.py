@@ -1,4 +1,7 @@
-"""A run worker: ``python -m rivers.execution.run_worker --module M --run-id R --storage URL``.
+"""A run worker: one process executing one stored run (or backfill) of a code location.
+
+``python -m rivers.execution.run_worker --module M --run-id R --storage URL`` (or
+``--backfill-id B`` to execute a stored backfill, run after run).
 
 Code servers start one per run, so user code of different runs never shares a process with
 the server itself. The worker loads the code location, connects to the shared store and
@@ -19,6 +22,7 @@ from collections.abc import Sequence
 
 from rivers.cli.loader import LoadError, load_repository
 from rivers.errors import RiversError
+from rivers.execution.backfill import execute_stored_backfill
 from rivers.execution.run import execute_stored_run
 from rivers.storage import Storage
 from rivers.telemetry import configure_logging, get_logger
@@ -42,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rivers.execution.run_worker")
     parser.add_argument("--module", required=True)
     parser.add_argument("--attribute")
-    parser.add_argument("--run-id", required=True)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--run-id", help="execute this stored run")
+    target.add_argument("--backfill-id", help="execute this stored backfill, run after run")
     parser.add_argument("--storage", required=True, help="ws:// URL of the store")
     parser.add_argument("--watch-stdin", action="store_true")
     args = parser.parse_args(argv)
@@ -55,13 +61,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         repo = load_repository(args.module, args.attribute)
         repo.use_default_storage(storage)
+        if args.backfill_id:
+            status = execute_stored_backfill(repo, args.backfill_id)
+            return 0 if status.failed == 0 else 1
         result = execute_stored_run(repo, args.run_id)
     except LoadError as exc:
         # The run cannot start: record why on it, so nobody waits for it forever.
-        _fail(storage, args.run_id, f"the code location failed to load: {exc}")
+        if args.run_id:
+            _fail(storage, args.run_id, f"the code location failed to load: {exc}")
         return 2
     except (RiversError, KeyError) as exc:
-        log.error("run_worker.failed", run_id=args.run_id, error=str(exc))
+        log.error(
+            "run_worker.failed", run_id=args.run_id, backfill_id=args.backfill_id, error=str(exc)
+        )
         return 2
     finally:
         storage.close()

@@ -48,6 +48,25 @@ class BackfillStore(StorageBase):
         )
         return [BackfillRecord.model_validate(r) for r in rows]
 
+    def claim_requested_backfills(
+        self, location_id: str, *, limit: int = 1
+    ) -> list[BackfillRecord]:
+        """Atomically move up to ``limit`` requested backfills of a location to IN_PROGRESS."""
+        (candidates,) = self._q(
+            "SELECT backfill_id, created_at FROM backfill WHERE location_id = $loc AND "
+            "status = 'REQUESTED' ORDER BY created_at LIMIT $limit;",
+            {"loc": location_id, "limit": int(limit)},
+        )
+        claimed: list[BackfillRecord] = []
+        for row in candidates:
+            (rows,) = self._q(
+                "UPDATE type::record('backfill', $id) SET status = 'IN_PROGRESS' "
+                "WHERE status = 'REQUESTED' RETURN AFTER;",
+                {"id": row["backfill_id"]},
+            )
+            claimed.extend(BackfillRecord.model_validate(r) for r in rows)
+        return claimed
+
     def update_backfill(
         self,
         backfill_id: str,

@@ -145,6 +145,7 @@ class BackfillRecord(BaseModel):
     failed_partitions: dict[str, str] = {}
     run_ids: tuple[str, ...] = ()
     parent_backfill_id: str | None = None
+    config: dict[str, Any] | None = None
 
     @property
     def in_progress(self) -> int:

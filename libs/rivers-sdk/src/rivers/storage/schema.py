@@ -174,5 +174,10 @@ DEFINE FIELD IF NOT EXISTS data ON snapshot TYPE bytes;
 DEFINE FIELD IF NOT EXISTS created_at ON snapshot TYPE float;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# Version 5: backfills launched through the API keep their run config for the worker.
+_V5 = """
+DEFINE FIELD IF NOT EXISTS config ON backfill TYPE option<object> FLEXIBLE;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
