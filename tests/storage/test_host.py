@@ -24,7 +24,7 @@ from rivers.storage import Storage
 from rivers.storage._host_frames import FrameError, build_map, split_map
 from rivers.storage.host import HostThread, StorageHost, start_in_thread
 
-PASSWORD = "pw"  # noqa: S105 - a throw-away store's test credential
+PASSWORD = "pw"
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 # A quote and a backslash: the host must escape them when it defines the user.
-PASSWORD = "s3cret'pw\\"  # noqa: S105 - a throw-away store's test credential
+PASSWORD = "s3cret'pw\\"
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_unauthenticated_client_is_refused(host: HostThread) -> None:
 def test_wrong_password_is_refused(host: HostThread) -> None:
     """Connecting with a wrong password fails with a clear StorageError."""
     with pytest.raises(StorageError, match="cannot connect to storage"):
-        connect(host.url, password="wrong").open()  # noqa: S106 - deliberately wrong
+        connect(host.url, password="wrong").open()
 
 
 def test_databases_on_one_host_are_separate(host: HostThread) -> None:

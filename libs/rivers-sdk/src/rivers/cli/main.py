@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from rivers import __version__
-from rivers.cli import backfill, materialize, pools, storage
+from rivers.cli import backfill, dev, materialize, pools, storage
 from rivers.errors import RiversError
 from rivers.telemetry import configure_logging
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     materialize.register(subparsers)
     backfill.register(subparsers)
     pools.register(subparsers)
+    dev.register(subparsers)
     storage.register(subparsers)
     return parser
 

@@ -44,8 +44,8 @@ __all__ = ["PreparedRun", "execute_inline", "execute_stored_run", "prepare_run"]
 
 log = get_logger("rivers.execution")
 
-#: How often a run's executing process records that it is alive.
-HEARTBEAT_INTERVAL = 5.0
+#: How often a run's executing process records that it is alive (``RIVERS_RUN_HEARTBEAT``).
+HEARTBEAT_INTERVAL = float(os.environ.get("RIVERS_RUN_HEARTBEAT", "5"))
 
 
 @dataclass(frozen=True, slots=True)
