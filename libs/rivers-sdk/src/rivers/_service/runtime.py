@@ -52,7 +52,12 @@ class ServiceRuntime:
         self, add_servicers: Callable[[grpc.aio.Server], None], service_names: Sequence[str]
     ) -> int:
         """Start the gRPC server with the service's servicers, health and reflection."""
-        server = grpc.aio.server(interceptors=[GrpcMetricsInterceptor(self.metrics)])
+        # SO_REUSEPORT is on by default in grpc: a second service on the same port would
+        # silently share it instead of failing to start.
+        server = grpc.aio.server(
+            interceptors=[GrpcMetricsInterceptor(self.metrics)],
+            options=[("grpc.so_reuseport", 0)],
+        )
         add_servicers(server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

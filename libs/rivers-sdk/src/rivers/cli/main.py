@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from rivers import __version__
 from rivers.cli import backfill, dev, materialize, pools, storage
@@ -31,7 +32,26 @@ def build_parser() -> argparse.ArgumentParser:
     pools.register(subparsers)
     dev.register(subparsers)
     storage.register(subparsers)
+    for register in _plugin_commands():
+        register(subparsers)
     return parser
+
+
+def _plugin_commands() -> list[Any]:
+    """``register`` functions of the installed services (entry points ``rivers.commands``).
+
+    The services (planner, code server, gateway) add their commands this way, so the SDK never
+    imports a service package.
+    """
+    from importlib.metadata import entry_points
+
+    commands = []
+    for entry in sorted(entry_points(group="rivers.commands"), key=lambda e: e.name):
+        try:
+            commands.append(entry.load())
+        except Exception as exc:  # a broken service install must not break every command
+            sys.stderr.write(f"rivers: cannot load command {entry.name!r}: {exc}\n")
+    return commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:
