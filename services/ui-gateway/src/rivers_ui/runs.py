@@ -1,0 +1,323 @@
+"""Launching, reading, cancelling and listing runs.
+
+A launched run is validated by the planner and stored ``QUEUED`` with everything its
+location's code server needs to execute it later (selection, snapshot, config, partitions);
+the code server dequeues it. Nothing here imports user code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import math
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rivers.definitions.keys import key_name
+from rivers.execution.events import RunEvent
+from rivers.execution.partitioned import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
+from rivers.storage.records import RunRecord, RunStatus
+from rivers_ui.errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from rivers.definitions.snapshot import DefinitionsSnapshot
+    from rivers.storage import Storage
+    from rivers_ui.catalog import Catalog
+    from rivers_ui.planner import PlannerClient
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "RunPage",
+    "cancel_run",
+    "check_config",
+    "get_run",
+    "launch_run",
+    "list_runs",
+    "run_events",
+]
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+#: Runs one ListRuns call examines at most; a page may come back short (even empty) with a
+#: next_page_token when filters the store cannot apply (tags, asset) match few runs.
+MAX_SCANNED = 5000
+_BATCH = 200
+
+
+async def launch_run(
+    storage: Storage,
+    catalog: Catalog,
+    planner: PlannerClient,
+    *,
+    location: str | None,
+    selection: Sequence[str],
+    job: str | None,
+    partitions: dict[str, Any] | None,
+    config: dict[str, Any] | None,
+    tags: Mapping[str, str],
+) -> RunRecord:
+    """Validate a run with the planner and queue it for its location's code server.
+
+    Args:
+        storage: the shared store.
+        catalog: locations and snapshots.
+        planner: validates selection and partitions against the location's snapshot.
+        location: the location's name (optional when only one is registered).
+        selection: selection strings; empty: the job's selection, else every asset.
+        job: a job of the location.
+        partitions: the partition selection's JSON form (``selection_to_json``, or
+            ``{"all": true}``).
+        config: run config per asset.
+        tags: the run's tags.
+
+    Raises:
+        NotFound: no such location.
+        InvalidArgument: unknown job, or the planner refused the selection or partitions,
+            or config for an asset that is not selected or takes none.
+        FailedPrecondition: the location has not published a snapshot.
+        Unavailable: the planner cannot be reached.
+    """
+    loc = await asyncio.to_thread(catalog.location, location)
+    snapshot = await asyncio.to_thread(catalog.current_snapshot, loc)
+    run_tags: dict[str, str] = {}
+    chosen = list(selection)
+    if job:
+        jobs = {j.name: j for j in snapshot.jobs}
+        if job not in jobs:
+            known = ", ".join(sorted(jobs)) or "none"
+            raise InvalidArgument(f"code location {loc.name!r} has no job {job!r} (jobs: {known})")
+        run_tags.update(jobs[job].tags)
+        chosen = chosen or list(jobs[job].selection)
+    plan = await planner.plan_run(snapshot.snapshot_id, chosen, partitions)
+    check_config(snapshot, plan.asset_keys, config)
+    run_tags.update(tags)
+    stored_partitions = partitions
+    if plan.partition_keys is not None:
+        run_tags.update(_partition_tags(plan.partition_keys))
+        if partitions is not None and partitions.get("all"):
+            # The run worker resolves stored partitions itself; "all" is spelt out so the run
+            # covers exactly the keys that were validated now.
+            stored_partitions = {"keys": list(plan.partition_keys)}
+    record = RunRecord(
+        run_id=uuid.uuid4().hex,
+        location_id=loc.identity,
+        status=RunStatus.QUEUED,
+        created_at=time.time(),
+        tags=run_tags,
+        job_name=job or None,
+        selection=plan.selection,
+        asset_keys=plan.asset_keys,
+        snapshot_id=snapshot.snapshot_id,
+        config=config or None,
+        partitions=stored_partitions if plan.partition_keys is not None else None,
+    )
+    await asyncio.to_thread(storage.add_run, record)
+    return record
+
+
+def _partition_tags(keys: Sequence[str]) -> dict[str, str]:
+    if len(keys) == 1:
+        return {PARTITION_TAG: keys[0]}
+    return {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
+
+
+def check_config(
+    snapshot: DefinitionsSnapshot, asset_keys: Sequence[str], config: Mapping[str, Any] | None
+) -> None:
+    """Check the shape of run config: one object per selected asset that takes config.
+
+    Field values are validated by the run worker, against the asset's config type.
+
+    Raises:
+        InvalidArgument: config names an asset that is not selected or takes no config, or an
+            asset's config is not an object.
+    """
+    for raw_key, value in (config or {}).items():
+        matches = [k for k in asset_keys if k == raw_key] or [
+            k for k in asset_keys if key_name(k) == raw_key
+        ]
+        if len(matches) != 1:
+            raise InvalidArgument(
+                f"run config names {raw_key!r}, which is not an asset selected in this run"
+            )
+        asset = snapshot.assets_by_key[matches[0]]
+        if asset.config_schema is None:
+            raise InvalidArgument(
+                f"run config given for asset {asset.key!r}, which takes no config"
+            )
+        if not isinstance(value, dict):
+            raise InvalidArgument(
+                f"run config of asset {asset.key!r} must be an object of fields, "
+                f"not {type(value).__name__}"
+            )
+
+
+def get_run(storage: Storage, run_id: str) -> RunRecord:
+    """The stored run.
+
+    Raises:
+        NotFound: no such run.
+    """
+    if not run_id:
+        raise InvalidArgument("run_id is required")
+    run = storage.get_run(run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}")
+    return run
+
+
+def cancel_run(storage: Storage, run_id: str) -> bool:
+    """Ask a queued or running run to stop; False when it has already finished.
+
+    Raises:
+        NotFound: no such run.
+    """
+    get_run(storage, run_id)
+    return storage.request_run_cancel(run_id)
+
+
+# --- listing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    """One page of runs and the token of the next (empty on the last page)."""
+
+    runs: list[RunRecord]
+    next_page_token: str
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class _Cursor:
+    created_at: float
+    run_id: str
+
+
+def _encode(cursor: _Cursor) -> str:
+    raw = json.dumps([cursor.created_at, cursor.run_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(token: str) -> _Cursor | None:
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        created_at, run_id = json.loads(raw)
+        if isinstance(created_at, int | float) and isinstance(run_id, str):
+            return _Cursor(float(created_at), run_id)
+    except (binascii.Error, ValueError, TypeError):
+        pass
+    raise InvalidArgument(f"invalid page_token {token!r}: pass a next_page_token of ListRuns")
+
+
+def list_runs(
+    storage: Storage,
+    catalog: Catalog,
+    *,
+    location: str | None = None,
+    statuses: Sequence[RunStatus] = (),
+    tags: Mapping[str, str] | None = None,
+    asset_key: str | None = None,
+    page_size: int = 0,
+    page_token: str = "",
+) -> RunPage:
+    """One page of runs, newest first (by creation time, then run id).
+
+    Location and statuses are filtered by the store; tags and asset by the gateway, which
+    examines at most :data:`MAX_SCANNED` runs per call: with rare matches a page can come back
+    short, or empty, with a next token. Runs created after the first page was read appear
+    only in a new listing (the token is a position in creation order).
+
+    Raises:
+        NotFound: no location has that name.
+        InvalidArgument: a negative page size or a malformed token.
+    """
+    if page_size < 0:
+        raise InvalidArgument(f"page_size must not be negative, got {page_size}")
+    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    cursor = _decode(page_token)
+    location_id = catalog.location(location).identity if location else None
+    wanted_tags = dict(tags or {})
+    runs: list[RunRecord] = []
+    last: _Cursor | None = None
+    found = _scan(storage, cursor, location_id, list(statuses) or None)
+    for scanned, run in enumerate(found, start=1):
+        last = _Cursor(run.created_at, run.run_id)
+        if _matches(run, wanted_tags, asset_key):
+            runs.append(run)
+            if len(runs) == size:
+                break
+        if scanned >= MAX_SCANNED:
+            break
+    else:
+        return RunPage(runs, "")  # the store has no more runs
+    assert last is not None
+    return RunPage(runs, _encode(last))
+
+
+def _matches(run: RunRecord, tags: Mapping[str, str], asset_key: str | None) -> bool:
+    if asset_key and asset_key not in run.asset_keys:
+        return False
+    return all(run.tags.get(k) == v for k, v in tags.items())
+
+
+def _scan(
+    storage: Storage,
+    cursor: _Cursor | None,
+    location_id: str | None,
+    statuses: list[RunStatus] | None,
+) -> Iterator[RunRecord]:
+    """Runs strictly after ``cursor`` in (created_at, run_id) descending order.
+
+    The store pages by ``created_at < before`` only, so runs created at the same instant
+    could straddle two batches; a full batch's oldest instant is therefore left for the next
+    batch, which starts at (and includes) that instant.
+    """
+    before = None if cursor is None else math.nextafter(cursor.created_at, math.inf)
+    batch = _BATCH
+    while True:
+        rows = storage.get_runs(
+            location_id=location_id, statuses=statuses, limit=batch, created_before=before
+        )
+        full = len(rows) == batch
+        if full:
+            oldest = min(r.created_at for r in rows)
+            complete = [r for r in rows if r.created_at > oldest]
+            if not complete:  # one instant holds a whole batch: read more at once
+                batch *= 2
+                continue
+            rows = complete
+        for run in sorted(rows, key=lambda r: (r.created_at, r.run_id), reverse=True):
+            if cursor is None or _Cursor(run.created_at, run.run_id) < cursor:
+                yield run
+        if not full:
+            return
+        before = math.nextafter(oldest, math.inf)
+
+
+#: Events one page of ``run_events`` returns at most.
+MAX_EVENTS_PAGE = 1000
+
+
+def run_events(
+    storage: Storage, run_id: str, *, after_seq: int = 0, limit: int = MAX_EVENTS_PAGE
+) -> list[RunEvent]:
+    """A page of the run's stored events after ``after_seq``, in order.
+
+    Raises:
+        NotFound: no such run.
+        InvalidArgument: a negative ``after_seq`` or a limit outside 1..1000.
+    """
+    if after_seq < 0:
+        raise InvalidArgument(f"after_seq must not be negative, got {after_seq}")
+    if not 1 <= limit <= MAX_EVENTS_PAGE:
+        raise InvalidArgument(f"limit must be between 1 and {MAX_EVENTS_PAGE}, got {limit}")
+    get_run(storage, run_id)
+    return storage.get_run_events(run_id, after_seq=after_seq, limit=limit)
