@@ -17,7 +17,7 @@ $(STAMP): requirements-dev.txt libs/rivers-sdk/pyproject.toml services/*/pyproje
 setup: $(STAMP)
 
 dev: setup
-	$(BIN)/rivers materialize -m $(EXAMPLE)
+	$(BIN)/rivers dev $(EXAMPLE)
 
 test: setup
 	$(BIN)/python -m pytest

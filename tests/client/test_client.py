@@ -29,7 +29,7 @@ from rivers.client._convert import (
 )
 from rivers.execution.events import EventKind, RunEvent
 from rivers.storage import BackfillState, RunStatus
-from tests.fixtures.code_locations import basic, partitioned
+from tests.fixtures.code_locations import basic, failing, partitioned
 from tests.gateway.harness import Stack, collect, in_thread, wait_until
 
 K = EventKind
@@ -211,3 +211,24 @@ def test_a_closed_client_refuses_calls(stack: Stack) -> None:
     with pytest.raises(ClientError, match="closed"):
         list(client.watch_run("r"))
     client.close()
+
+
+def test_wait_for_run_reraises_the_user_error(stack: Stack) -> None:
+    """raise_on_failure re-raises a failed step's error as UserCodeError with its traceback."""
+    repo = rs.CodeRepository(
+        name="failing",
+        assets=[failing.source, failing.broken, failing.after_broken, failing.healthy],
+    )
+    stack.register(repo)
+    client = stack.client()
+    run = client.launch_run()
+    stack.run_worker("tests.fixtures.code_locations.failing", run.run_id)
+    assert client.wait_for_run(run.run_id, timeout=10).status is RunStatus.FAILURE
+    with pytest.raises(rs.UserCodeError, match="ValueError: cannot handle 1") as caught:
+        client.wait_for_run(run.run_id, timeout=10, raise_on_failure=True)
+    assert caught.value.error_type == "ValueError"
+    assert "raise ValueError" in caught.value.user_traceback
+    ok = client.launch_run(["healthy"])
+    stack.run_worker("tests.fixtures.code_locations.failing", ok.run_id)
+    done = client.wait_for_run(ok.run_id, timeout=10, raise_on_failure=True)
+    assert done.status is RunStatus.SUCCESS

@@ -12,7 +12,8 @@ from rivers._proto.rivers.v1 import api_pb2
 from rivers.client import _convert
 from rivers.client._raw import RawClient
 from rivers.client.models import AssetDetails, AssetSummary, CodeLocationInfo, PoolDetails
-from rivers.execution.events import RunEvent
+from rivers.errors import RiversError, UserCodeError
+from rivers.execution.events import ErrorInfo, RunEvent
 from rivers.partitions import BackfillStrategy
 from rivers.storage.records import BackfillRecord, PoolInfo, RunRecord, RunStatus
 
@@ -172,27 +173,50 @@ class RiversClient:
         for message in self._raw.watch_run(run_id, after_seq):
             yield event_from_proto(message)
 
-    def wait_for_run(self, run_id: str, timeout: float | None = None) -> RunRecord:
+    def wait_for_run(
+        self, run_id: str, timeout: float | None = None, *, raise_on_failure: bool = False
+    ) -> RunRecord:
         """Block until the run has finished; returns it.
+
+        Args:
+            run_id: the run.
+            timeout: seconds to wait at most (default: no limit).
+            raise_on_failure: if the run failed, raise the user's error instead of returning.
 
         Raises:
             TimeoutError: it did not finish within ``timeout`` seconds.
             NotFoundError: no such run.
+            UserCodeError: ``raise_on_failure`` and a step of the run raised: the user's
+                exception type, message and traceback (``error_type``, ``user_traceback``).
+            RiversError: ``raise_on_failure`` and the run failed without a user error (its
+                code server died, it was canceled ...), with the run's failure reason.
 
         Example:
             >>> client.wait_for_run(run.run_id, timeout=60).status  # doctest: +SKIP
             <RunStatus.SUCCESS: 'SUCCESS'>
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        for _ in self._raw.watch_run(run_id, 0, deadline=deadline):
-            pass
+        first_error: ErrorInfo | None = None
+        for message in self._raw.watch_run(run_id, 0, deadline=deadline):
+            if raise_on_failure and first_error is None and message.HasField("error"):
+                first_error = event_from_proto(message).error
         while True:  # the stream ends with the run finished; re-check rather than trust it
             run = self.get_run(run_id)
             if run.status.is_finished:
-                return run
+                break
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
             time.sleep(0.05)
+        if raise_on_failure and run.status is not RunStatus.SUCCESS:
+            if first_error is not None:
+                raise UserCodeError(
+                    f"run {run_id} failed: {first_error.error_type}: {first_error.message}",
+                    error_type=first_error.error_type,
+                    user_traceback=first_error.traceback,
+                )
+            reason = run.failure_reason or run.status.value
+            raise RiversError(f"run {run_id} did not succeed ({run.status.value}): {reason}")
+        return run
 
     def cancel_run(self, run_id: str) -> bool:
         """Ask a queued or running run to stop; False when it had already finished.
