@@ -3,6 +3,18 @@
 Import it as ``import rivers as rs``; everything public is re-exported here.
 """
 
+from rivers.automation import (
+    AddDynamicPartitionsRequest,
+    BackfillRequest,
+    DeleteDynamicPartitionsRequest,
+    RunRequest,
+    Schedule,
+    ScheduleContext,
+    Sensor,
+    SensorContext,
+    SensorResult,
+    SkipReason,
+)
 from rivers.definitions.asset import Asset
 from rivers.definitions.asset_def import AssetDef
 from rivers.definitions.job import Job
@@ -42,16 +54,19 @@ from rivers.storage import AssetRecord, BackfillState, RunRecord, RunStatus, Sto
 __version__ = "0.1.0"
 
 __all__ = [
+    "AddDynamicPartitionsRequest",
     "Asset",
     "AssetDef",
     "AssetExecutionContext",
     "AssetRecord",
+    "BackfillRequest",
     "BackfillState",
     "BackfillStatus",
     "BackfillStrategy",
     "BashTask",
     "CodeRepository",
     "DefinitionError",
+    "DeleteDynamicPartitionsRequest",
     "ErrorInfo",
     "EventKind",
     "Executor",
@@ -76,9 +91,16 @@ __all__ = [
     "RunConfigError",
     "RunEvent",
     "RunRecord",
+    "RunRequest",
     "RunStatus",
+    "Schedule",
+    "ScheduleContext",
     "SelectionError",
     "SelfDependency",
+    "Sensor",
+    "SensorContext",
+    "SensorResult",
+    "SkipReason",
     "Storage",
     "StorageError",
     "Task",

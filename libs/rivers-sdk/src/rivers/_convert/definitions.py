@@ -28,6 +28,8 @@ from rivers.definitions.snapshot import (
     DependencySnap,
     GraphSnap,
     JobSnap,
+    ScheduleSnap,
+    SensorSnap,
 )
 
 __all__ = [
@@ -211,6 +213,79 @@ def _job_data(msg: pb.JobSnap) -> dict[str, Any]:
     }
 
 
+_DEFAULT_STATUS = {"STOPPED": pb.DEFAULT_STATUS_STOPPED, "RUNNING": pb.DEFAULT_STATUS_RUNNING}
+_DEFAULT_STATUS_NAME: dict[int, str] = {int(v): k for k, v in _DEFAULT_STATUS.items()}
+
+
+def _default_status(value: int, owner: str) -> str:
+    try:
+        return _DEFAULT_STATUS_NAME[value]
+    except KeyError:
+        raise ValueError(f"{owner}: unspecified or unknown default_status {value}") from None
+
+
+def _schedule_fields(schedule: ScheduleSnap) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "name": schedule.name,
+        "cron": schedule.cron,
+        "timezone": schedule.timezone,
+        "selection": schedule.selection,
+        "job_name": schedule.job_name,
+        "description": schedule.description,
+        "tags": tags_fields(schedule.tags),
+        "partition_key": schedule.partition_key,
+        "default_status": _DEFAULT_STATUS[schedule.default_status],
+        "has_function": schedule.has_function,
+        "max_catchup_ticks": schedule.max_catchup_ticks,
+    }
+    if schedule.run_config is not None:
+        fields["run_config"] = json_object_fields(schedule.run_config)
+    return fields
+
+
+def _schedule_data(msg: pb.ScheduleSnap) -> dict[str, Any]:
+    return {
+        "name": msg.name,
+        "cron": msg.cron,
+        "timezone": msg.timezone,
+        "selection": tuple(msg.selection),
+        "job_name": msg.job_name if msg.HasField("job_name") else None,
+        "description": msg.description if msg.HasField("description") else None,
+        "tags": {e.key: e.value for e in msg.tags},
+        "run_config": (
+            json_object_from_proto(msg.run_config) if msg.HasField("run_config") else None
+        ),
+        "partition_key": msg.partition_key if msg.HasField("partition_key") else None,
+        "default_status": _default_status(msg.default_status, f"schedule {msg.name!r}"),
+        "has_function": msg.has_function,
+        "max_catchup_ticks": msg.max_catchup_ticks,
+    }
+
+
+def _sensor_fields(sensor: SensorSnap) -> dict[str, Any]:
+    return {
+        "name": sensor.name,
+        "selection": sensor.selection,
+        "job_name": sensor.job_name,
+        "description": sensor.description,
+        "minimum_interval": sensor.minimum_interval,
+        "default_status": _DEFAULT_STATUS[sensor.default_status],
+        "is_async": sensor.is_async,
+    }
+
+
+def _sensor_data(msg: pb.SensorSnap) -> dict[str, Any]:
+    return {
+        "name": msg.name,
+        "selection": tuple(msg.selection),
+        "job_name": msg.job_name if msg.HasField("job_name") else None,
+        "description": msg.description if msg.HasField("description") else None,
+        "minimum_interval": msg.minimum_interval,
+        "default_status": _default_status(msg.default_status, f"sensor {msg.name!r}"),
+        "is_async": msg.is_async,
+    }
+
+
 def asset_to_proto(asset: AssetSnap) -> pb.AssetSnap:
     """Encode one asset of a snapshot."""
     return pb.AssetSnap(**_asset_fields(asset, PartitionsMemo()))
@@ -254,6 +329,8 @@ def snapshot_to_proto(snapshot: DefinitionsSnapshot) -> pb.DefinitionsSnapshot:
             location=snapshot.location,
             snapshot_id=snapshot.snapshot_id,
             jobs=[_job_fields(j) for j in snapshot.jobs],
+            schedules=[_schedule_fields(s) for s in snapshot.schedules],
+            sensors=[_sensor_fields(s) for s in snapshot.sensors],
         )
         add, memo = msg.assets.add, PartitionsMemo()
         for asset in snapshot.assets:
@@ -284,5 +361,7 @@ def snapshot_from_proto(msg: pb.DefinitionsSnapshot) -> DefinitionsSnapshot:
                 "location": msg.location,
                 "assets": [_asset_data(a, memo) for a in msg.assets],
                 "jobs": [_job_data(j) for j in msg.jobs],
+                "schedules": [_schedule_data(s) for s in msg.schedules],
+                "sensors": [_sensor_data(s) for s in msg.sensors],
             }
         )

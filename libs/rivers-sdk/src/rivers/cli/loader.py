@@ -8,6 +8,7 @@ import sys
 import traceback
 from types import ModuleType
 
+from rivers.automation import Schedule, Sensor
 from rivers.definitions.asset import Asset
 from rivers.definitions.job import Job
 from rivers.definitions.repository import CodeRepository
@@ -71,9 +72,13 @@ def load_repository(module: str, attribute: str | None = None) -> CodeRepository
         )
     assets = [v for v in vars(mod).values() if isinstance(v, Asset)]
     jobs = [v for v in vars(mod).values() if isinstance(v, Job)]
+    schedules = [v for v in vars(mod).values() if isinstance(v, Schedule)]
+    sensors = [v for v in vars(mod).values() if isinstance(v, Sensor)]
     if not assets:
         raise LoadError(f"module {module!r} defines no rivers assets or CodeRepository")
     try:
-        return CodeRepository(assets=assets, jobs=jobs, name=module)
+        return CodeRepository(
+            assets=assets, jobs=jobs, schedules=schedules, sensors=sensors, name=module
+        )
     except RiversError as exc:
         raise LoadError(f"module {module!r} defines invalid assets: {exc}") from None

@@ -8,14 +8,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rivers._gc import gc_paused
+from rivers.automation.schedule import Schedule
+from rivers.automation.sensor import Sensor
 from rivers.definitions.asset import Asset
 from rivers.definitions.job import Job
 from rivers.definitions.keys import key_name
 from rivers.definitions.resolve import ResolvedInput, flatten_assets, resolve
 from rivers.definitions.snapshot import DefinitionsSnapshot
-from rivers.errors import DefinitionError
+from rivers.errors import DefinitionError, SelectionError
 from rivers.execution.executor import Executor
 from rivers.execution.io import IOHandler
+from rivers.planning.graph import AssetGraph
+from rivers.planning.selection import resolve_selection
 from rivers.storage import Storage
 
 if TYPE_CHECKING:
@@ -46,6 +50,8 @@ class CodeRepository:
         identity: the location's immutable identity, if stamped by a deployment.
         pool_limits: slot limits of concurrency pools (``{"warehouse": 4}``); a limit set
             with ``rivers pools set`` takes precedence.
+        schedules: ``rs.Schedule`` objects, evaluated by the location's daemon.
+        sensors: ``rs.Sensor`` objects, evaluated by the location's daemon.
     """
 
     def __init__(
@@ -59,6 +65,8 @@ class CodeRepository:
         storage: Storage | None = None,
         identity: str | None = None,
         pool_limits: Mapping[str, int] | None = None,
+        schedules: Sequence[Schedule] = (),
+        sensors: Sequence[Sensor] = (),
     ) -> None:
         if executor is not None and not isinstance(executor, Executor):
             raise DefinitionError(f"executor must be an rs.Executor, not {executor!r}")
@@ -76,6 +84,7 @@ class CodeRepository:
         self._location_id: str | None = None
         self._lock = threading.Lock()
         self._jobs = self._check_jobs(jobs)
+        self.schedules, self.sensors = self._check_automation(schedules, sensors)
         with gc_paused():
             resolution = resolve(
                 flatten_assets(assets),
@@ -84,7 +93,16 @@ class CodeRepository:
             )
         self.assets: Mapping[str, Asset] = resolution.assets
         self.resolved_inputs: Mapping[str, tuple[ResolvedInput, ...]] = resolution.inputs
-        self.snapshot: DefinitionsSnapshot = resolution.snapshot
+        snapshot = resolution.snapshot
+        if self.schedules or self.sensors:
+            snapshot = snapshot.model_copy(
+                update={
+                    "schedules": tuple(s.snap() for s in self.schedules.values()),
+                    "sensors": tuple(s.snap() for s in self.sensors.values()),
+                }
+            )
+            self._check_targets(snapshot)
+        self.snapshot: DefinitionsSnapshot = snapshot
         for job in self._jobs.values():
             job._bind(self)
 
@@ -107,6 +125,44 @@ class CodeRepository:
                 raise DefinitionError(f"duplicate job name {job.name!r}")
             out[job.name] = job
         return out
+
+    @staticmethod
+    def _check_automation(
+        schedules: Sequence[Schedule], sensors: Sequence[Sensor]
+    ) -> tuple[dict[str, Schedule], dict[str, Sensor]]:
+        by_name: dict[str, Schedule | Sensor] = {}
+        for item, kind, cls in [(s, "schedules", Schedule) for s in schedules] + [
+            (s, "sensors", Sensor) for s in sensors
+        ]:
+            if not isinstance(item, cls):
+                raise DefinitionError(f"{kind}= takes rs.{cls.__name__} objects, got {item!r}")
+            if isinstance(item, Sensor) and item.fn is None:
+                raise DefinitionError(f"sensor {item.name!r} has no function")
+            if item.name in by_name:
+                raise DefinitionError(
+                    f"duplicate schedule/sensor name {item.name!r} (names are unique per location)"
+                )
+            by_name[item.name] = item
+        return (
+            {n: s for n, s in by_name.items() if isinstance(s, Schedule)},
+            {n: s for n, s in by_name.items() if isinstance(s, Sensor)},
+        )
+
+    def _check_targets(self, snapshot: DefinitionsSnapshot) -> None:
+        graph = AssetGraph.of(snapshot)
+        for kind, item in [("schedule", s) for s in snapshot.schedules] + [
+            ("sensor", s) for s in snapshot.sensors
+        ]:
+            if item.job_name is not None and item.job_name not in self._jobs:
+                raise DefinitionError(
+                    f"{kind} {item.name!r}: target job {item.job_name!r} is not in the "
+                    f"repository; jobs: {sorted(self._jobs)}"
+                )
+            if item.selection and item.job_name is None:
+                try:
+                    resolve_selection(graph, item.selection)
+                except SelectionError as exc:
+                    raise DefinitionError(f"{kind} {item.name!r}: target: {exc}") from None
 
     # --- parts -----------------------------------------------------------------------------
 

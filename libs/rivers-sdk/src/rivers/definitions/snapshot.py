@@ -27,6 +27,8 @@ __all__ = [
     "GraphNodeSnap",
     "GraphSnap",
     "JobSnap",
+    "ScheduleSnap",
+    "SensorSnap",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", defer_build=True)
@@ -123,6 +125,39 @@ class JobSnap(BaseModel):
     tags: _SortedStrDict = {}
 
 
+class ScheduleSnap(BaseModel):
+    """A schedule: runs a target on a cron (``rs.Schedule``)."""
+
+    model_config = _FROZEN
+
+    name: str
+    cron: str
+    timezone: str = "UTC"
+    selection: tuple[str, ...] = ()
+    job_name: str | None = None
+    description: str | None = None
+    tags: _SortedStrDict = {}
+    run_config: dict[str, Any] | None = None
+    partition_key: str | None = None
+    default_status: Literal["RUNNING", "STOPPED"] = "STOPPED"
+    has_function: bool = False
+    max_catchup_ticks: int = 5
+
+
+class SensorSnap(BaseModel):
+    """A sensor: user code evaluated every ``minimum_interval`` (``rs.Sensor``)."""
+
+    model_config = _FROZEN
+
+    name: str
+    selection: tuple[str, ...] = ()
+    job_name: str | None = None
+    description: str | None = None
+    minimum_interval: float = 30.0
+    default_status: Literal["RUNNING", "STOPPED"] = "STOPPED"
+    is_async: bool = False
+
+
 class DefinitionsSnapshot(BaseModel):
     """Everything one code location defines; identified by a content hash."""
 
@@ -131,6 +166,8 @@ class DefinitionsSnapshot(BaseModel):
     location: str
     assets: tuple[AssetSnap, ...] = ()
     jobs: tuple[JobSnap, ...] = ()
+    schedules: tuple[ScheduleSnap, ...] = ()
+    sensors: tuple[SensorSnap, ...] = ()
 
     @cached_property
     def snapshot_id(self) -> str:

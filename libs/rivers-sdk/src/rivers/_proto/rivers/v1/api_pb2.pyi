@@ -217,3 +217,75 @@ class SetPoolLimitResponse(_message.Message):
     POOL_FIELD_NUMBER: _ClassVar[int]
     pool: _runs_pb2.PoolInfo
     def __init__(self, pool: _Optional[_Union[_runs_pb2.PoolInfo, _Mapping]] = ...) -> None: ...
+
+class CancelBackfillRequest(_message.Message):
+    __slots__ = ("backfill_id",)
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    backfill_id: str
+    def __init__(self, backfill_id: _Optional[str] = ...) -> None: ...
+
+class CancelBackfillResponse(_message.Message):
+    __slots__ = ("backfill",)
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
+    backfill: _runs_pb2.BackfillRecord
+    def __init__(self, backfill: _Optional[_Union[_runs_pb2.BackfillRecord, _Mapping]] = ...) -> None: ...
+
+class RetryBackfillFailuresRequest(_message.Message):
+    __slots__ = ("backfill_id",)
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    backfill_id: str
+    def __init__(self, backfill_id: _Optional[str] = ...) -> None: ...
+
+class RetryBackfillFailuresResponse(_message.Message):
+    __slots__ = ("backfill",)
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
+    backfill: _runs_pb2.BackfillRecord
+    def __init__(self, backfill: _Optional[_Union[_runs_pb2.BackfillRecord, _Mapping]] = ...) -> None: ...
+
+class ListInstigatorsRequest(_message.Message):
+    __slots__ = ("location",)
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    location: str
+    def __init__(self, location: _Optional[str] = ...) -> None: ...
+
+class ListInstigatorsResponse(_message.Message):
+    __slots__ = ("instigators",)
+    INSTIGATORS_FIELD_NUMBER: _ClassVar[int]
+    instigators: _containers.RepeatedCompositeFieldContainer[_runs_pb2.InstigatorState]
+    def __init__(self, instigators: _Optional[_Iterable[_Union[_runs_pb2.InstigatorState, _Mapping]]] = ...) -> None: ...
+
+class SetInstigatorStatusRequest(_message.Message):
+    __slots__ = ("location", "name", "running")
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    location: str
+    name: str
+    running: bool
+    def __init__(self, location: _Optional[str] = ..., name: _Optional[str] = ..., running: _Optional[bool] = ...) -> None: ...
+
+class SetInstigatorStatusResponse(_message.Message):
+    __slots__ = ("instigator",)
+    INSTIGATOR_FIELD_NUMBER: _ClassVar[int]
+    instigator: _runs_pb2.InstigatorState
+    def __init__(self, instigator: _Optional[_Union[_runs_pb2.InstigatorState, _Mapping]] = ...) -> None: ...
+
+class ListTicksRequest(_message.Message):
+    __slots__ = ("location", "instigator", "statuses", "limit", "before")
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    INSTIGATOR_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    location: str
+    instigator: str
+    statuses: _containers.RepeatedScalarFieldContainer[_runs_pb2.TickStatus]
+    limit: int
+    before: float
+    def __init__(self, location: _Optional[str] = ..., instigator: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_runs_pb2.TickStatus, str]]] = ..., limit: _Optional[int] = ..., before: _Optional[float] = ...) -> None: ...
+
+class ListTicksResponse(_message.Message):
+    __slots__ = ("ticks",)
+    TICKS_FIELD_NUMBER: _ClassVar[int]
+    ticks: _containers.RepeatedCompositeFieldContainer[_runs_pb2.TickRecord]
+    def __init__(self, ticks: _Optional[_Iterable[_Union[_runs_pb2.TickRecord, _Mapping]]] = ...) -> None: ...

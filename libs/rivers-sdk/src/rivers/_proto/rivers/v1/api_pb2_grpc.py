@@ -99,6 +99,31 @@ class ApiStub:
                 request_serializer=rivers_dot_v1_dot_api__pb2.SetPoolLimitRequest.SerializeToString,
                 response_deserializer=rivers_dot_v1_dot_api__pb2.SetPoolLimitResponse.FromString,
                 _registered_method=True)
+        self.CancelBackfill = channel.unary_unary(
+                '/rivers.v1.api.Api/CancelBackfill',
+                request_serializer=rivers_dot_v1_dot_api__pb2.CancelBackfillRequest.SerializeToString,
+                response_deserializer=rivers_dot_v1_dot_api__pb2.CancelBackfillResponse.FromString,
+                _registered_method=True)
+        self.RetryBackfillFailures = channel.unary_unary(
+                '/rivers.v1.api.Api/RetryBackfillFailures',
+                request_serializer=rivers_dot_v1_dot_api__pb2.RetryBackfillFailuresRequest.SerializeToString,
+                response_deserializer=rivers_dot_v1_dot_api__pb2.RetryBackfillFailuresResponse.FromString,
+                _registered_method=True)
+        self.ListInstigators = channel.unary_unary(
+                '/rivers.v1.api.Api/ListInstigators',
+                request_serializer=rivers_dot_v1_dot_api__pb2.ListInstigatorsRequest.SerializeToString,
+                response_deserializer=rivers_dot_v1_dot_api__pb2.ListInstigatorsResponse.FromString,
+                _registered_method=True)
+        self.SetInstigatorStatus = channel.unary_unary(
+                '/rivers.v1.api.Api/SetInstigatorStatus',
+                request_serializer=rivers_dot_v1_dot_api__pb2.SetInstigatorStatusRequest.SerializeToString,
+                response_deserializer=rivers_dot_v1_dot_api__pb2.SetInstigatorStatusResponse.FromString,
+                _registered_method=True)
+        self.ListTicks = channel.unary_unary(
+                '/rivers.v1.api.Api/ListTicks',
+                request_serializer=rivers_dot_v1_dot_api__pb2.ListTicksRequest.SerializeToString,
+                response_deserializer=rivers_dot_v1_dot_api__pb2.ListTicksResponse.FromString,
+                _registered_method=True)
 
 
 class ApiServicer:
@@ -182,6 +207,39 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelBackfill(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryBackfillFailures(self, request, context):
+        """A new backfill of the partitions that failed in the given one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInstigators(self, request, context):
+        """Schedules, sensors and automation of the locations, with their state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetInstigatorStatus(self, request, context):
+        """Switch a schedule or sensor on or off.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTicks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -249,6 +307,31 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.SetPoolLimit,
                     request_deserializer=rivers_dot_v1_dot_api__pb2.SetPoolLimitRequest.FromString,
                     response_serializer=rivers_dot_v1_dot_api__pb2.SetPoolLimitResponse.SerializeToString,
+            ),
+            'CancelBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelBackfill,
+                    request_deserializer=rivers_dot_v1_dot_api__pb2.CancelBackfillRequest.FromString,
+                    response_serializer=rivers_dot_v1_dot_api__pb2.CancelBackfillResponse.SerializeToString,
+            ),
+            'RetryBackfillFailures': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryBackfillFailures,
+                    request_deserializer=rivers_dot_v1_dot_api__pb2.RetryBackfillFailuresRequest.FromString,
+                    response_serializer=rivers_dot_v1_dot_api__pb2.RetryBackfillFailuresResponse.SerializeToString,
+            ),
+            'ListInstigators': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInstigators,
+                    request_deserializer=rivers_dot_v1_dot_api__pb2.ListInstigatorsRequest.FromString,
+                    response_serializer=rivers_dot_v1_dot_api__pb2.ListInstigatorsResponse.SerializeToString,
+            ),
+            'SetInstigatorStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetInstigatorStatus,
+                    request_deserializer=rivers_dot_v1_dot_api__pb2.SetInstigatorStatusRequest.FromString,
+                    response_serializer=rivers_dot_v1_dot_api__pb2.SetInstigatorStatusResponse.SerializeToString,
+            ),
+            'ListTicks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTicks,
+                    request_deserializer=rivers_dot_v1_dot_api__pb2.ListTicksRequest.FromString,
+                    response_serializer=rivers_dot_v1_dot_api__pb2.ListTicksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -602,6 +685,141 @@ class Api:
             '/rivers.v1.api.Api/SetPoolLimit',
             rivers_dot_v1_dot_api__pb2.SetPoolLimitRequest.SerializeToString,
             rivers_dot_v1_dot_api__pb2.SetPoolLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivers.v1.api.Api/CancelBackfill',
+            rivers_dot_v1_dot_api__pb2.CancelBackfillRequest.SerializeToString,
+            rivers_dot_v1_dot_api__pb2.CancelBackfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryBackfillFailures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivers.v1.api.Api/RetryBackfillFailures',
+            rivers_dot_v1_dot_api__pb2.RetryBackfillFailuresRequest.SerializeToString,
+            rivers_dot_v1_dot_api__pb2.RetryBackfillFailuresResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInstigators(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivers.v1.api.Api/ListInstigators',
+            rivers_dot_v1_dot_api__pb2.ListInstigatorsRequest.SerializeToString,
+            rivers_dot_v1_dot_api__pb2.ListInstigatorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetInstigatorStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivers.v1.api.Api/SetInstigatorStatus',
+            rivers_dot_v1_dot_api__pb2.SetInstigatorStatusRequest.SerializeToString,
+            rivers_dot_v1_dot_api__pb2.SetInstigatorStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTicks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivers.v1.api.Api/ListTicks',
+            rivers_dot_v1_dot_api__pb2.ListTicksRequest.SerializeToString,
+            rivers_dot_v1_dot_api__pb2.ListTicksResponse.FromString,
             options,
             channel_credentials,
             insecure,

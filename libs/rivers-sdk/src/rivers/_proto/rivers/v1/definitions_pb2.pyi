@@ -29,6 +29,12 @@ class GraphNodeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     GRAPH_NODE_KIND_UNSPECIFIED: _ClassVar[GraphNodeKind]
     GRAPH_NODE_KIND_CALL: _ClassVar[GraphNodeKind]
     GRAPH_NODE_KIND_MAP: _ClassVar[GraphNodeKind]
+
+class DefaultStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DEFAULT_STATUS_UNSPECIFIED: _ClassVar[DefaultStatus]
+    DEFAULT_STATUS_STOPPED: _ClassVar[DefaultStatus]
+    DEFAULT_STATUS_RUNNING: _ClassVar[DefaultStatus]
 DEPENDENCY_ROLE_UNSPECIFIED: DependencyRole
 DEPENDENCY_ROLE_INPUT: DependencyRole
 DEPENDENCY_ROLE_DEP: DependencyRole
@@ -40,6 +46,9 @@ ASSET_KIND_MULTI: AssetKind
 GRAPH_NODE_KIND_UNSPECIFIED: GraphNodeKind
 GRAPH_NODE_KIND_CALL: GraphNodeKind
 GRAPH_NODE_KIND_MAP: GraphNodeKind
+DEFAULT_STATUS_UNSPECIFIED: DefaultStatus
+DEFAULT_STATUS_STOPPED: DefaultStatus
+DEFAULT_STATUS_RUNNING: DefaultStatus
 
 class GraphNodeSnap(_message.Message):
     __slots__ = ("node_id", "task", "kind", "upstream", "streams", "assets", "is_async", "executor", "max_concurrency")
@@ -86,7 +95,7 @@ class DependencySnap(_message.Message):
     def __init__(self, asset_key: _Optional[str] = ..., role: _Optional[_Union[DependencyRole, str]] = ..., arg_name: _Optional[str] = ..., metadata: _Optional[_Iterable[_Union[_common_pb2.MetadataEntry, _Mapping]]] = ..., partition_mapping: _Optional[_Union[_partitions_pb2.PartitionMapping, _Mapping]] = ...) -> None: ...
 
 class AssetSnap(_message.Message):
-    __slots__ = ("key", "kind", "step_key", "group", "description", "dependencies", "code_version", "tags", "metadata", "is_async", "has_self_dependency", "config_schema", "retry_policy", "executor", "partitions_def", "backfill_strategy", "pools", "pool_slots", "graph")
+    __slots__ = ("key", "kind", "step_key", "group", "description", "dependencies", "code_version", "tags", "metadata", "is_async", "has_self_dependency", "config_schema", "retry_policy", "executor", "partitions_def", "backfill_strategy", "pools", "pool_slots", "graph", "automation_condition")
     KEY_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STEP_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +115,7 @@ class AssetSnap(_message.Message):
     POOLS_FIELD_NUMBER: _ClassVar[int]
     POOL_SLOTS_FIELD_NUMBER: _ClassVar[int]
     GRAPH_FIELD_NUMBER: _ClassVar[int]
+    AUTOMATION_CONDITION_FIELD_NUMBER: _ClassVar[int]
     key: str
     kind: AssetKind
     step_key: str
@@ -125,7 +135,70 @@ class AssetSnap(_message.Message):
     pools: _containers.RepeatedScalarFieldContainer[str]
     pool_slots: int
     graph: GraphSnap
-    def __init__(self, key: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., step_key: _Optional[str] = ..., group: _Optional[str] = ..., description: _Optional[str] = ..., dependencies: _Optional[_Iterable[_Union[DependencySnap, _Mapping]]] = ..., code_version: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.StringEntry, _Mapping]]] = ..., metadata: _Optional[_Iterable[_Union[_common_pb2.MetadataEntry, _Mapping]]] = ..., is_async: _Optional[bool] = ..., has_self_dependency: _Optional[bool] = ..., config_schema: _Optional[_Union[_common_pb2.JsonObject, _Mapping]] = ..., retry_policy: _Optional[_Union[_common_pb2.RetryPolicy, _Mapping]] = ..., executor: _Optional[str] = ..., partitions_def: _Optional[_Union[_partitions_pb2.PartitionsDefinition, _Mapping]] = ..., backfill_strategy: _Optional[_Union[_partitions_pb2.BackfillStrategy, _Mapping]] = ..., pools: _Optional[_Iterable[str]] = ..., pool_slots: _Optional[int] = ..., graph: _Optional[_Union[GraphSnap, _Mapping]] = ...) -> None: ...
+    automation_condition: AutomationConditionSnap
+    def __init__(self, key: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., step_key: _Optional[str] = ..., group: _Optional[str] = ..., description: _Optional[str] = ..., dependencies: _Optional[_Iterable[_Union[DependencySnap, _Mapping]]] = ..., code_version: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.StringEntry, _Mapping]]] = ..., metadata: _Optional[_Iterable[_Union[_common_pb2.MetadataEntry, _Mapping]]] = ..., is_async: _Optional[bool] = ..., has_self_dependency: _Optional[bool] = ..., config_schema: _Optional[_Union[_common_pb2.JsonObject, _Mapping]] = ..., retry_policy: _Optional[_Union[_common_pb2.RetryPolicy, _Mapping]] = ..., executor: _Optional[str] = ..., partitions_def: _Optional[_Union[_partitions_pb2.PartitionsDefinition, _Mapping]] = ..., backfill_strategy: _Optional[_Union[_partitions_pb2.BackfillStrategy, _Mapping]] = ..., pools: _Optional[_Iterable[str]] = ..., pool_slots: _Optional[int] = ..., graph: _Optional[_Union[GraphSnap, _Mapping]] = ..., automation_condition: _Optional[_Union[AutomationConditionSnap, _Mapping]] = ...) -> None: ...
+
+class AutomationConditionSnap(_message.Message):
+    __slots__ = ("kind", "children", "cron", "timezone", "lookback_seconds", "label")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    LOOKBACK_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    children: _containers.RepeatedCompositeFieldContainer[AutomationConditionSnap]
+    cron: str
+    timezone: str
+    lookback_seconds: float
+    label: str
+    def __init__(self, kind: _Optional[str] = ..., children: _Optional[_Iterable[_Union[AutomationConditionSnap, _Mapping]]] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ..., lookback_seconds: _Optional[float] = ..., label: _Optional[str] = ...) -> None: ...
+
+class ScheduleSnap(_message.Message):
+    __slots__ = ("name", "cron", "timezone", "selection", "job_name", "description", "tags", "run_config", "partition_key", "default_status", "has_function", "max_catchup_ticks")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    RUN_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    HAS_FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    MAX_CATCHUP_TICKS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    cron: str
+    timezone: str
+    selection: _containers.RepeatedScalarFieldContainer[str]
+    job_name: str
+    description: str
+    tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.StringEntry]
+    run_config: _common_pb2.JsonObject
+    partition_key: str
+    default_status: DefaultStatus
+    has_function: bool
+    max_catchup_ticks: int
+    def __init__(self, name: _Optional[str] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ..., selection: _Optional[_Iterable[str]] = ..., job_name: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.StringEntry, _Mapping]]] = ..., run_config: _Optional[_Union[_common_pb2.JsonObject, _Mapping]] = ..., partition_key: _Optional[str] = ..., default_status: _Optional[_Union[DefaultStatus, str]] = ..., has_function: _Optional[bool] = ..., max_catchup_ticks: _Optional[int] = ...) -> None: ...
+
+class SensorSnap(_message.Message):
+    __slots__ = ("name", "selection", "job_name", "description", "minimum_interval", "default_status", "is_async")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    IS_ASYNC_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    selection: _containers.RepeatedScalarFieldContainer[str]
+    job_name: str
+    description: str
+    minimum_interval: float
+    default_status: DefaultStatus
+    is_async: bool
+    def __init__(self, name: _Optional[str] = ..., selection: _Optional[_Iterable[str]] = ..., job_name: _Optional[str] = ..., description: _Optional[str] = ..., minimum_interval: _Optional[float] = ..., default_status: _Optional[_Union[DefaultStatus, str]] = ..., is_async: _Optional[bool] = ...) -> None: ...
 
 class JobSnap(_message.Message):
     __slots__ = ("name", "selection", "description", "tags")
@@ -140,13 +213,17 @@ class JobSnap(_message.Message):
     def __init__(self, name: _Optional[str] = ..., selection: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.StringEntry, _Mapping]]] = ...) -> None: ...
 
 class DefinitionsSnapshot(_message.Message):
-    __slots__ = ("location", "snapshot_id", "assets", "jobs")
+    __slots__ = ("location", "snapshot_id", "assets", "jobs", "schedules", "sensors")
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
     ASSETS_FIELD_NUMBER: _ClassVar[int]
     JOBS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULES_FIELD_NUMBER: _ClassVar[int]
+    SENSORS_FIELD_NUMBER: _ClassVar[int]
     location: str
     snapshot_id: str
     assets: _containers.RepeatedCompositeFieldContainer[AssetSnap]
     jobs: _containers.RepeatedCompositeFieldContainer[JobSnap]
-    def __init__(self, location: _Optional[str] = ..., snapshot_id: _Optional[str] = ..., assets: _Optional[_Iterable[_Union[AssetSnap, _Mapping]]] = ..., jobs: _Optional[_Iterable[_Union[JobSnap, _Mapping]]] = ...) -> None: ...
+    schedules: _containers.RepeatedCompositeFieldContainer[ScheduleSnap]
+    sensors: _containers.RepeatedCompositeFieldContainer[SensorSnap]
+    def __init__(self, location: _Optional[str] = ..., snapshot_id: _Optional[str] = ..., assets: _Optional[_Iterable[_Union[AssetSnap, _Mapping]]] = ..., jobs: _Optional[_Iterable[_Union[JobSnap, _Mapping]]] = ..., schedules: _Optional[_Iterable[_Union[ScheduleSnap, _Mapping]]] = ..., sensors: _Optional[_Iterable[_Union[SensorSnap, _Mapping]]] = ...) -> None: ...

@@ -29,6 +29,21 @@ class BackfillState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BACKFILL_STATE_COMPLETED: _ClassVar[BackfillState]
     BACKFILL_STATE_FAILED: _ClassVar[BackfillState]
     BACKFILL_STATE_CANCELED: _ClassVar[BackfillState]
+
+class InstigatorType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INSTIGATOR_TYPE_UNSPECIFIED: _ClassVar[InstigatorType]
+    INSTIGATOR_TYPE_SCHEDULE: _ClassVar[InstigatorType]
+    INSTIGATOR_TYPE_SENSOR: _ClassVar[InstigatorType]
+    INSTIGATOR_TYPE_AUTOMATION: _ClassVar[InstigatorType]
+
+class TickStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TICK_STATUS_UNSPECIFIED: _ClassVar[TickStatus]
+    TICK_STATUS_STARTED: _ClassVar[TickStatus]
+    TICK_STATUS_SUCCESS: _ClassVar[TickStatus]
+    TICK_STATUS_SKIPPED: _ClassVar[TickStatus]
+    TICK_STATUS_FAILURE: _ClassVar[TickStatus]
 RUN_STATUS_UNSPECIFIED: RunStatus
 RUN_STATUS_QUEUED: RunStatus
 RUN_STATUS_STARTING: RunStatus
@@ -43,6 +58,15 @@ BACKFILL_STATE_IN_PROGRESS: BackfillState
 BACKFILL_STATE_COMPLETED: BackfillState
 BACKFILL_STATE_FAILED: BackfillState
 BACKFILL_STATE_CANCELED: BackfillState
+INSTIGATOR_TYPE_UNSPECIFIED: InstigatorType
+INSTIGATOR_TYPE_SCHEDULE: InstigatorType
+INSTIGATOR_TYPE_SENSOR: InstigatorType
+INSTIGATOR_TYPE_AUTOMATION: InstigatorType
+TICK_STATUS_UNSPECIFIED: TickStatus
+TICK_STATUS_STARTED: TickStatus
+TICK_STATUS_SUCCESS: TickStatus
+TICK_STATUS_SKIPPED: TickStatus
+TICK_STATUS_FAILURE: TickStatus
 
 class PartitionKeyList(_message.Message):
     __slots__ = ("keys",)
@@ -195,3 +219,61 @@ class PoolSlotHolder(_message.Message):
     claimed_at: float
     lease_expires_at: float
     def __init__(self, claim_id: _Optional[str] = ..., pool: _Optional[str] = ..., run_id: _Optional[str] = ..., step_key: _Optional[str] = ..., slots: _Optional[int] = ..., owner: _Optional[str] = ..., claimed_at: _Optional[float] = ..., lease_expires_at: _Optional[float] = ...) -> None: ...
+
+class TickRecord(_message.Message):
+    __slots__ = ("tick_id", "location_id", "instigator", "type", "status", "timestamp", "scheduled_time", "run_ids", "backfill_ids", "run_keys", "skip_reason", "error", "cursor", "duration_ms", "requested")
+    TICK_ID_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTIGATOR_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    RUN_IDS_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_IDS_FIELD_NUMBER: _ClassVar[int]
+    RUN_KEYS_FIELD_NUMBER: _ClassVar[int]
+    SKIP_REASON_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    tick_id: str
+    location_id: str
+    instigator: str
+    type: InstigatorType
+    status: TickStatus
+    timestamp: float
+    scheduled_time: float
+    run_ids: _containers.RepeatedScalarFieldContainer[str]
+    backfill_ids: _containers.RepeatedScalarFieldContainer[str]
+    run_keys: _containers.RepeatedScalarFieldContainer[str]
+    skip_reason: str
+    error: _common_pb2.ErrorInfo
+    cursor: str
+    duration_ms: float
+    requested: int
+    def __init__(self, tick_id: _Optional[str] = ..., location_id: _Optional[str] = ..., instigator: _Optional[str] = ..., type: _Optional[_Union[InstigatorType, str]] = ..., status: _Optional[_Union[TickStatus, str]] = ..., timestamp: _Optional[float] = ..., scheduled_time: _Optional[float] = ..., run_ids: _Optional[_Iterable[str]] = ..., backfill_ids: _Optional[_Iterable[str]] = ..., run_keys: _Optional[_Iterable[str]] = ..., skip_reason: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.ErrorInfo, _Mapping]] = ..., cursor: _Optional[str] = ..., duration_ms: _Optional[float] = ..., requested: _Optional[int] = ...) -> None: ...
+
+class InstigatorState(_message.Message):
+    __slots__ = ("location_id", "name", "type", "running", "cursor", "last_tick_time", "last_tick_status", "next_tick_time", "cron", "minimum_interval")
+    LOCATION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    LAST_TICK_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_TICK_STATUS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TICK_TIME_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    location_id: str
+    name: str
+    type: InstigatorType
+    running: bool
+    cursor: str
+    last_tick_time: float
+    last_tick_status: TickStatus
+    next_tick_time: float
+    cron: str
+    minimum_interval: float
+    def __init__(self, location_id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[InstigatorType, str]] = ..., running: _Optional[bool] = ..., cursor: _Optional[str] = ..., last_tick_time: _Optional[float] = ..., last_tick_status: _Optional[_Union[TickStatus, str]] = ..., next_tick_time: _Optional[float] = ..., cron: _Optional[str] = ..., minimum_interval: _Optional[float] = ...) -> None: ...
