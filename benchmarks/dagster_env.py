@@ -1,8 +1,9 @@
 """Dagster's own virtualenv (``benchmarks/.dagster-venv``), created on demand.
 
 Dagster is never a dependency of rivers: it lives in a separate ``python3.11`` venv with the
-version pinned in ``dagster-requirements.txt``. A stamp file records the requirements it was
-installed from, so editing the pin reinstalls.
+version pinned in ``dagster-requirements.txt`` (and ``dagster-requirements-nodeps.txt``, installed
+with ``--no-deps``: a package whose exact pins would otherwise downgrade Dagster). A stamp file
+records the requirements it was installed from, so editing a pin reinstalls.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 VENV = HERE / ".dagster-venv"
 PYTHON = VENV / "bin" / "python"
 REQUIREMENTS = HERE / "dagster-requirements.txt"
+REQUIREMENTS_NODEPS = HERE / "dagster-requirements-nodeps.txt"
 STAMP = VENV / ".benchmarks-requirements"
 
 
@@ -36,7 +38,7 @@ def ensure_dagster() -> tuple[Path, str]:
     Raises:
         RuntimeError: ``python3.11`` is missing, or the venv or the install failed.
     """
-    wanted = REQUIREMENTS.read_text()
+    wanted = REQUIREMENTS.read_text() + REQUIREMENTS_NODEPS.read_text()
     if not (PYTHON.exists() and STAMP.exists() and STAMP.read_text() == wanted):
         base = shutil.which("python3.11")
         if base is None:
@@ -45,7 +47,9 @@ def ensure_dagster() -> tuple[Path, str]:
             _log(f"creating {VENV.relative_to(HERE.parent)} with {base}")
             _run([base, "-m", "venv", str(VENV)])
         _log("installing Dagster from dagster-requirements.txt; this takes a minute or two ...")
-        _run([str(PYTHON), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)])
+        pip = [str(PYTHON), "-m", "pip", "install", "--quiet"]
+        _run([*pip, "-r", str(REQUIREMENTS)])
+        _run([*pip, "--no-deps", "-r", str(REQUIREMENTS_NODEPS)])
         STAMP.write_text(wanted)
         _log("Dagster installed")
     probe = "import importlib.metadata as m; print(m.version('dagster'))"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import executor_specs as ex
+import service_specs as svc
 from dagster_env import ensure_dagster
 from report import Cell, Row, Sample, met, one_line, ratio, render, target_text
 
@@ -69,6 +70,21 @@ ROWS = [
     Row("executor-async", "100 async assets each awaiting asyncio.sleep(1), "
         "max_async_concurrent=100", "executor_async", ex.ASYNC_ASSETS, "async", "s", 2,
         group="executors", dagster_repeat=1),
+    # a whole tool as a subprocess on a generated 100-asset module (service_specs.py)
+    Row("dev-cold-start", "dev server cold start, 100 assets listed (rivers dev / dagster dev)",
+        "dev_cold_start", svc.ASSETS, "cold_start", "s", 3, group="services"),
+    Row("dev-cold-start-rss", "dev server cold start, RSS of the process tree",
+        "dev_cold_start", svc.ASSETS, "rss", "MiB", 250, group="services"),
+    Row("queued-run", f"queued run: launch -> first step started ({svc.RUNS} runs, "
+        f"{svc.RUN_PAUSE:g} s apart)", "dev_runs", svc.ASSETS, "launch_to_step", "ms", 300,
+        group="services", dagster_repeat=3),
+    Row("queued-run-burst", f"queued run: launch -> first step started ({svc.RUNS} runs, "
+        "back to back)", "dev_runs", svc.ASSETS, "launch_to_step_burst", "ms",
+        group="services", dagster_repeat=3),
+    Row("watch-run", "WatchRun latency: event written -> received, median", "dev_runs",
+        svc.ASSETS, "watch_p50", "ms", 50, group="services", dagster_repeat=3),
+    Row("watch-run-p95", "WatchRun latency: event written -> received, p95", "dev_runs",
+        svc.ASSETS, "watch_p95", "ms", group="services", dagster_repeat=3),
 ]  # fmt: skip
 
 Records = dict[tuple[str, str], list[dict[str, Any]]]
@@ -88,7 +104,7 @@ def parse_args() -> argparse.Namespace:
         "--only",
         action="append",
         metavar="NAME",
-        help="row id, group (partitions, executors) or part of a row title (repeatable)",
+        help="row id, group (partitions, executors, services) or part of a title (repeatable)",
     )
     parser.add_argument("--repeat", type=int, help="fresh-process repetitions (default 5)")
     parser.add_argument("--quick", action="store_true", help="2 repetitions instead of 5")
@@ -179,6 +195,12 @@ def collect(rows: list[Row], pythons: dict[str, Path], args: argparse.Namespace)
     for tool, python in pythons.items():
         log(f"warming the bytecode cache for {tool} (untimed)")
         run_once([str(python), "-c", f"import {tool}"], env, args.timeout)
+    if any(r.group == "services" for r in rows):
+        # the dev servers import far more than the package (web server, gRPC, services)
+        for tool, python in pythons.items():
+            log(f"warming the bytecode cache for {tool}'s dev server: one untimed start")
+            cmd = [str(python), str(SCRIPTS[tool]), "dev_cold_start", str(svc.ASSETS)]
+            run_once(cmd, env, args.timeout)
     workloads = list(dict.fromkeys((r.workload, r.n) for r in rows))
     tools = {
         w: [t for t in pythons if t == "rivers" or any(r.dagster for r in rows if r.workload == w)]

@@ -18,22 +18,31 @@ What counts as done (Dagster defers much of its work, so each stage forces it ex
 - backfill: what the asset backfill daemon computes before it submits runs:
   ``AssetBackfillData.from_partitions_by_assets`` (the target subset) and the first
   ``execute_asset_backfill_iteration_inner`` (private APIs; its run requests).
+- services: ``dagster dev -f FILE`` on a generated 100-asset file (``service_specs``), a fresh
+  ``DAGSTER_HOME`` per process; ready when its GraphQL endpoint lists the 100 asset nodes. Runs
+  are launched with the ``launchRun`` mutation (the asset job, one asset selected) and their
+  events read from the ``pipelineRunLogs`` subscription (graphql-ws over WebSocket), the
+  stream the Dagster UI itself watches.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
+import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import executor_specs as ex
 import partition_specs as spec
+import service_specs as svc
 import shapes
 from harness import WORK, Recorder, main, pure_compute
 
@@ -438,6 +447,168 @@ def executor_async(mode: str) -> Any:
     return workload
 
 
+# --- services: dagster dev --------------------------------------------------------------------
+
+ASSET_NODES = "{ assetNodes { assetKey { path } } }"
+LOCATIONS = """{ repositoriesOrError { __typename
+  ... on RepositoryConnection { nodes { name location { name } } } } }"""
+LAUNCH = """mutation Launch($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on Error { message } } }"""
+RUN_LOGS = """subscription Logs($runId: ID!) { pipelineRunLogs(runId: $runId) { __typename
+  ... on PipelineRunLogsSubscriptionSuccess { messages { __typename
+    ... on MessageEvent { timestamp } } }
+  ... on PipelineRunLogsSubscriptionFailure { message } } }"""
+RUN_DONE = {"RunSuccessEvent", "RunFailureEvent", "RunCanceledEvent"}
+
+
+class DagsterDev:
+    """``dagster dev`` on the generated module, in a temp dir with its own ``DAGSTER_HOME``."""
+
+    def __init__(self) -> None:
+        WORK.mkdir(exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix="dagster-dev-", dir=WORK))
+        code = self.tmp / "code"
+        self.file = svc.write_module("dagster", code)
+        home = self.tmp / "home"
+        home.mkdir()
+        self.env = {**os.environ, "DAGSTER_HOME": str(home)}
+        self.port = svc.free_port()
+        dagster = Path(sys.executable).parent / "dagster"
+        self.cmd = [str(dagster), "dev", "-f", str(self.file), "-h", "127.0.0.1"]
+        self.cmd += ["-p", str(self.port)]
+        self.cwd = code
+        self.log = self.tmp / "dagster-dev.log"
+        self.proc: Any = None
+
+    @property
+    def graphql(self) -> str:
+        """The GraphQL endpoint."""
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+    def start(self) -> None:
+        """Start ``dagster dev`` (returns at once)."""
+        self.proc = svc.start(self.cmd, cwd=self.cwd, env=self.env, log=self.log)
+
+    def query(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        """POST a GraphQL query; its ``data``, or raise on GraphQL errors."""
+        answer = svc.http_json(self.graphql, {"query": query, "variables": variables or {}})
+        if answer.get("errors"):
+            raise RuntimeError(f"GraphQL error: {answer['errors'][0].get('message')}")
+        return answer["data"]
+
+    def asset_count(self) -> int:
+        """How many asset nodes the webserver lists now."""
+        return len(self.query(ASSET_NODES)["assetNodes"])
+
+    def wait_ready(self, n: int) -> None:
+        """Block until the webserver lists ``n`` asset nodes."""
+        svc.wait_ready(self.proc, lambda: self.asset_count() == n, self.log, f"{n} asset nodes")
+
+    def close(self) -> None:
+        """Stop the process tree and remove the temp dir."""
+        try:
+            if self.proc is not None:
+                svc.stop(self.proc)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # runs -------------------------------------------------------------------------------
+
+    def selector(self) -> dict[str, Any]:
+        """The asset job of the one repository, as a ``launchRun`` selector."""
+        nodes = self.query(LOCATIONS)["repositoriesOrError"]["nodes"]
+        assert len(nodes) == 1, f"expected one repository, got {nodes}"
+        return {
+            "repositoryLocationName": nodes[0]["location"]["name"],
+            "repositoryName": nodes[0]["name"],
+            "jobName": "__ASSET_JOB",
+        }
+
+    def launch(self, selector: dict[str, Any], assets: list[str]) -> str:
+        """Launch (queue) a run of ``assets``; its run id."""
+        params = {"selector": {**selector, "assetSelection": [{"path": [a]} for a in assets]}}
+        result = self.query(LAUNCH, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise RuntimeError(f"launchRun: {result['__typename']}: {result.get('message')}")
+        return str(result["run"]["runId"])
+
+    def watch(self, run_id: str) -> tuple[svc.Events, float]:
+        """The run's events from the ``pipelineRunLogs`` subscription, until the run ends.
+
+        Returns ``(type, event timestamp, receive time)`` per event, both ``time.time()``
+        seconds, and when the subscription was requested.
+        """
+        from websockets.sync.client import connect
+
+        events = []
+        url = f"ws://127.0.0.1:{self.port}/graphql"
+        with connect(url, subprotocols=["graphql-ws"], open_timeout=10) as ws:  # type: ignore[list-item]
+            ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            start = {"query": RUN_LOGS, "variables": {"runId": run_id}}
+            ws.send(json.dumps({"id": "1", "type": "start", "payload": start}))
+            opened = time.time()
+            deadline = time.monotonic() + svc.RUN_TIMEOUT
+            while time.monotonic() < deadline:
+                message = json.loads(ws.recv(timeout=svc.RUN_TIMEOUT))
+                received = time.time()
+                if message["type"] in ("connection_error", "error"):
+                    raise RuntimeError(f"subscription: {message.get('payload')}")
+                if message["type"] != "data":
+                    continue
+                payload = message["payload"]
+                if payload.get("errors"):
+                    raise RuntimeError(f"subscription: {payload['errors'][0].get('message')}")
+                logs = payload["data"]["pipelineRunLogs"]
+                if logs["__typename"] != "PipelineRunLogsSubscriptionSuccess":
+                    raise RuntimeError(f"subscription: {logs.get('message')}")
+                for event in logs["messages"]:
+                    events.append((event["__typename"], float(event["timestamp"]) / 1e3, received))
+                    if event["__typename"] == "RunSuccessEvent":
+                        return events, opened
+                    if event["__typename"] in RUN_DONE:
+                        raise RuntimeError(f"run {run_id} ended with {event['__typename']}")
+        raise RuntimeError(f"run {run_id} did not end within {svc.RUN_TIMEOUT:g} s")
+
+
+def dev_cold_start(rec: Recorder, n: int) -> None:
+    with rec.setup("cold_start"):
+        dev = DagsterDev()
+    try:
+        start = time.perf_counter()
+        with rec.setup("cold_start"):
+            dev.start()
+            dev.wait_ready(n)
+        rec.metrics["cold_start"] = time.perf_counter() - start
+        rss, processes = svc.tree_rss(dev.proc.pid)
+        rec.metrics["rss"] = rss
+        rec.info.update(assets=n, processes=processes)
+    finally:
+        dev.close()
+
+
+def dev_runs(rec: Recorder, n: int) -> None:
+    with rec.setup("launch_to_step"):
+        dev = DagsterDev()
+    try:
+        with rec.setup("launch_to_step"):
+            dev.start()
+            dev.wait_ready(n)
+            selector = dev.selector()
+
+        def launch_to_step() -> float:
+            launched = time.time()
+            events, _ = dev.watch(dev.launch(selector, [svc.RUN_ASSET]))
+            starts = [stamp for kind, stamp, _ in events if kind == "ExecutionStepStartEvent"]
+            if not starts:
+                raise RuntimeError(f"no step started: {[kind for kind, _, _ in events]}")
+            return starts[0] - launched
+
+        svc.launch_latencies(rec, launch_to_step)
+        svc.watch_latencies(rec, lambda: dev.watch(dev.launch(selector, svc.watch_selection())))
+    finally:
+        dev.close()
+
+
 WORKLOADS = {
     "import": import_,
     "layered": define_and_plan("layered", plan=True),
@@ -453,6 +624,8 @@ WORKLOADS = {
     "executor_map": executor_map,
     "executor_async": executor_async("in_process"),
     "executor_async_multiprocess": executor_async("multiprocess"),
+    "dev_cold_start": dev_cold_start,
+    "dev_runs": dev_runs,
 }
 
 if __name__ == "__main__":

@@ -2,20 +2,27 @@
 
 ``python benchmarks/workloads_rivers.py WORKLOAD N`` prints one JSON record (see ``harness``).
 ``rivers`` is imported inside the workloads so that ``import`` can time it from a cold process.
+
+The services workloads start ``rivers dev MODULE`` (``service_specs``: a generated 100-asset
+module, a fresh ``--dir`` per process) and talk to it over HTTP (``/healthz``, ``/api/assets``)
+and the public gRPC API (``rivers.client.RiversClient``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import executor_specs as ex
 import partition_specs as spec
+import service_specs as svc
 import shapes
 from harness import WORK, Recorder, main, pure_compute
 
@@ -334,6 +341,116 @@ def executor_async(rec: Recorder, n: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# --- services: rivers dev ---------------------------------------------------------------------
+
+
+def listed_assets(payload: Any) -> int:
+    """How many assets a ``GET /api/assets`` answer lists (a list, or ``{"assets": [...]}``)."""
+    if isinstance(payload, dict):
+        payload = payload.get("assets", [])
+    return len(payload) if isinstance(payload, list) else 0
+
+
+class RiversDev:
+    """``rivers dev`` on the generated module, in a temp dir (its store under ``--dir``)."""
+
+    def __init__(self) -> None:
+        WORK.mkdir(exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix="rivers-dev-", dir=WORK))
+        code = self.tmp / "code"
+        svc.write_module("rivers", code)
+        self.port, self.grpc_port = svc.free_port(), svc.free_port()
+        rivers = Path(sys.executable).parent / "rivers"
+        self.cmd = [str(rivers), "dev", svc.MODULE, "--port", str(self.port)]
+        self.cmd += ["--grpc-port", str(self.grpc_port), "--dir", str(self.tmp / ".rivers")]
+        self.cwd = code  # the module is imported from the working directory
+        self.env = {**os.environ, "PYTHONPATH": str(code)}  # and so in run workers
+        self.log = self.tmp / "rivers-dev.log"
+        self.proc: Any = None
+
+    def start(self) -> None:
+        """Start ``rivers dev`` (returns at once)."""
+        self.proc = svc.start(self.cmd, cwd=self.cwd, env=self.env, log=self.log)
+
+    def ready(self, n: int) -> bool:
+        """Whether ``/healthz`` answers 200 and ``/api/assets`` lists ``n`` assets."""
+        base = f"http://127.0.0.1:{self.port}"
+        return svc.http_ok(f"{base}/healthz") and (
+            listed_assets(svc.http_json(f"{base}/api/assets")) == n
+        )
+
+    def wait_ready(self, n: int) -> None:
+        """Block until :meth:`ready`."""
+        svc.wait_ready(self.proc, lambda: self.ready(n), self.log, f"/healthz and {n} assets")
+
+    def close(self) -> None:
+        """Stop the process tree and remove the temp dir."""
+        try:
+            if self.proc is not None:
+                svc.stop(self.proc)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def dev_cold_start(rec: Recorder, n: int) -> None:
+    with rec.setup("cold_start"):
+        dev = RiversDev()
+    try:
+        start = time.perf_counter()
+        with rec.setup("cold_start"):
+            dev.start()
+            dev.wait_ready(n)
+        rec.metrics["cold_start"] = time.perf_counter() - start
+        rss, processes = svc.tree_rss(dev.proc.pid)
+        rec.metrics["rss"] = rss
+        rec.info.update(assets=n, processes=processes)
+    finally:
+        dev.close()
+
+
+def watch(client: Any, run_id: str) -> tuple[svc.Events, float]:
+    """The run's events from ``watch_run``, until the run ends.
+
+    Returns ``(kind, event timestamp, receive time)`` per event, both ``time.time()`` seconds,
+    and when the stream was requested.
+    """
+    events = []
+    opened = time.time()
+    for event in client.watch_run(run_id):
+        events.append((str(event.kind), event.timestamp, time.time()))
+    if not events or events[-1][0] != "RUN_SUCCESS":
+        raise RuntimeError(f"run {run_id} did not succeed: {[kind for kind, _, _ in events]}")
+    return events, opened
+
+
+def dev_runs(rec: Recorder, n: int) -> None:
+    with rec.setup("launch_to_step"):
+        from rivers.client import RiversClient
+
+        dev = RiversDev()
+    try:
+        with rec.setup("launch_to_step"):
+            dev.start()
+            dev.wait_ready(n)
+        with RiversClient(f"127.0.0.1:{dev.grpc_port}") as client:
+
+            def launch_to_step() -> float:
+                launched = time.time()
+                run = client.launch_run([svc.RUN_ASSET])
+                events, _ = watch(client, run.run_id)
+                starts = [stamp for kind, stamp, _ in events if kind == "STEP_STARTED"]
+                if not starts:
+                    raise RuntimeError(f"no step started: {[kind for kind, _, _ in events]}")
+                return starts[0] - launched
+
+            svc.launch_latencies(rec, launch_to_step)
+            svc.watch_latencies(
+                rec, lambda: watch(client, client.launch_run(svc.watch_selection()).run_id)
+            )
+    finally:
+        dev.close()
+
+
 WORKLOADS = {
     "import": import_,
     "layered": define_and_plan("layered", plan=True),
@@ -350,6 +467,8 @@ WORKLOADS = {
     "executor_map": executor_map(parallel=False),
     "executor_map_parallel": executor_map(parallel=True),
     "executor_async": executor_async,
+    "dev_cold_start": dev_cold_start,
+    "dev_runs": dev_runs,
 }
 
 if __name__ == "__main__":
