@@ -75,7 +75,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 def test_dev_serves_reloads_runs_and_stops_cleanly(tmp_path: Path) -> None:
-    """The stack comes up, runs a queued run, reloads an edited module, and Ctrl-C stops all."""
+    """The stack comes up, its daemon runs a queued run, it reloads an edit, Ctrl-C stops all."""
     (tmp_path / "devloc_module.py").write_text(ONE_ASSET)
     http, grpc_port = _free_port(), _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -117,5 +117,6 @@ def test_dev_serves_reloads_runs_and_stops_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 0, text
     assert "ready in" in text and "rivers dev: stopped" in text, text
     assert "Traceback" not in text, text
+    assert text.count("daemon.started") == 1, text  # exactly one daemon ran the queue
     # nothing of the stack (run workers, warm spares) outlives it
     _wait(lambda: not _group_alive(proc.pid), 10, "every process of the stack to exit")

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import grpc
 
 import rivers as rs
+from rivers._proto.rivers.v1 import codelocation_pb2 as pb
 from rivers._proto.rivers.v1 import codelocation_pb2_grpc as pb_grpc
 from rivers.cli.loader import load_repository
 from rivers.storage.host import start_in_thread
@@ -23,6 +24,7 @@ PASSWORD = "codeserver-tests"
 BASIC = "tests.fixtures.code_locations.basic"
 SLOW = "tests.fixtures.code_locations.slow"
 PARTITIONED = "tests.fixtures.code_locations.partitioned"
+SENSORS = "tests.fixtures.code_locations.sensors"
 
 
 class LoopThread:
@@ -51,6 +53,11 @@ class Running:
         self.channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
         self.stub = pb_grpc.CodeLocationStub(self.channel)
         self.stopped = False
+
+    def launch(self, run_id: str) -> None:
+        """Launch a stored run through LaunchRun, as the location's daemon does."""
+        reply = self.stub.LaunchRun(pb.LaunchRunRequest(run_id=run_id), timeout=30)
+        assert reply.launched, reply.message
 
     def stop(self) -> None:
         if not self.stopped:
@@ -84,7 +91,6 @@ class Store:
             "storage_password": PASSWORD,
             "grpc_port": 0,
             "heartbeat_interval": 0.5,
-            "queue_poll_interval": 0.05,
             "run_worker_grace": 1.0,
             "shutdown_grace": 5.0,
         }

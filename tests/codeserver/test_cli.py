@@ -10,9 +10,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import grpc
 import pytest
 
 import rivers as rs
+from rivers._proto.rivers.v1 import codelocation_pb2 as pb
+from rivers._proto.rivers.v1 import codelocation_pb2_grpc as pb_grpc
 from rivers.execution.run import prepare_run
 from tests.codeserver.support import BASIC, PASSWORD, SLOW, Running, Store, wait_finished, wait_for
 
@@ -26,6 +29,13 @@ def _serve_command(*args: str) -> list[str]:
 
 def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, "RIVERS_STORAGE_PASSWORD": PASSWORD, **extra}
+
+
+def _launch(endpoint: str, run_id: str) -> None:
+    with grpc.insecure_channel(endpoint) as channel:
+        stub = pb_grpc.CodeLocationStub(channel)
+        reply = stub.LaunchRun(pb.LaunchRunRequest(run_id=run_id), timeout=30)
+    assert reply.launched, reply.message
 
 
 def test_import_error_exits_2_with_one_line(tmp_path: Path) -> None:
@@ -69,7 +79,7 @@ def test_missing_module_and_bad_identity_exit_2() -> None:
 def test_sigterm_lets_a_running_run_finish_and_exits_0(store: Store, tmp_path: Path) -> None:
     """SIGTERM: the server stops claiming, the in-flight run finishes, and the exit is 0."""
     proc = subprocess.Popen(
-        _serve_command("-m", SLOW, "--storage", store.url, "--grpc-port", "0"),
+        _serve_command("-m", SLOW, "--storage", store.url, "--grpc-port", "0", "--no-daemon"),
         cwd=ROOT,
         env=_env(RIVERS_TEST_SLOW_SECONDS="1.5", RIVERS_SHUTDOWN_GRACE="20"),
         stdout=subprocess.PIPE,
@@ -78,12 +88,13 @@ def test_sigterm_lets_a_running_run_finish_and_exits_0(store: Store, tmp_path: P
     )
     try:
         repo = store.repo(SLOW)
-        wait_for(
+        endpoint = wait_for(
             lambda: (loc := store.storage.get_location(repo.location_id())) and loc.endpoint,
             60,
             "the location to register",
         )
         run_id = prepare_run(repo, selection=["nap"], status=rs.RunStatus.QUEUED).record.run_id
+        _launch(endpoint, run_id)  # as the daemon would
         wait_for(
             lambda: any(
                 e.kind is rs.EventKind.STEP_STARTED for e in store.storage.get_run_events(run_id)
@@ -98,7 +109,7 @@ def test_sigterm_lets_a_running_run_finish_and_exits_0(store: Store, tmp_path: P
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, err
-    assert "rivers serve: slow" in out
+    assert "rivers serve: slow" in out and "(no daemon)" in out
     record = store.storage.get_run(run_id)
     assert record is not None and record.status is rs.RunStatus.SUCCESS
 
@@ -111,6 +122,7 @@ def test_shutdown_cancels_runs_that_outlast_the_grace(
     running = serve(SLOW, shutdown_grace=3.0, run_worker_grace=1.0)
     repo = store.repo(SLOW)
     run_id = prepare_run(repo, selection=["nap"], status=rs.RunStatus.QUEUED).record.run_id
+    running.launch(run_id)
     wait_for(
         lambda: any(
             e.kind is rs.EventKind.STEP_STARTED for e in store.storage.get_run_events(run_id)

@@ -82,6 +82,7 @@ def test_reload_serves_the_edited_module(
     assert location is not None
     assert (location.server_id, location.snapshot_id) == (after.server_id, after.snapshot_id)
     queued = _queue_added(store, path)
+    running.launch(queued)
     record = wait_finished(store.storage, queued)
     assert record.status is rs.RunStatus.SUCCESS, record.failure_reason
     materialized = {

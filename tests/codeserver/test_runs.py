@@ -1,4 +1,8 @@
-"""Runs through the code server: the run queue, LaunchRun, ExecuteRun, CancelRun, backfills."""
+"""Runs through the code server: LaunchRun (as the daemon calls it), ExecuteRun, CancelRun.
+
+The code server has no run queue of its own any more: the location's daemon claims queued runs
+and launches them through LaunchRun, which these tests call directly.
+"""
 
 from __future__ import annotations
 
@@ -33,10 +37,11 @@ def _kinds(events: list[rs.RunEvent]) -> list[rs.EventKind]:
     return [e.kind for e in events]
 
 
-def test_queued_run_is_picked_up_and_succeeds(serve: Callable[..., Running], store: Store) -> None:
-    """A run queued in storage is claimed by the queue loop, launched, and succeeds."""
-    serve(BASIC)
+def test_launched_run_succeeds(serve: Callable[..., Running], store: Store) -> None:
+    """A queued run launched through LaunchRun executes in a worker and succeeds."""
+    running = serve(BASIC)
     run_id = _queue(store, BASIC)
+    running.launch(run_id)
     record = wait_finished(store.storage, run_id)
     assert record.status is rs.RunStatus.SUCCESS, record.failure_reason
     kinds = _kinds(store.storage.get_run_events(run_id))
@@ -45,24 +50,31 @@ def test_queued_run_is_picked_up_and_succeeds(serve: Callable[..., Running], sto
     assert kinds.count(rs.EventKind.STEP_SUCCESS) == 4
 
 
-def test_queue_launch_is_fast_with_a_warm_worker(
-    serve: Callable[..., Running], store: Store
-) -> None:
-    """Queued to first step takes well under 300 ms: a spare worker with the code loaded runs it."""
-    running = serve(BASIC, queue_poll_interval=0.2)
+def test_queued_runs_wait_for_the_daemon(serve: Callable[..., Running], store: Store) -> None:
+    """The code server never claims queued runs by itself: they stay QUEUED until launched."""
+    serve(BASIC)
+    run_id = _queue(store, BASIC)
+    time.sleep(1.0)
+    record = store.storage.get_run(run_id)
+    assert record is not None and record.status is rs.RunStatus.QUEUED
+
+
+def test_launch_is_fast_with_a_warm_worker(serve: Callable[..., Running], store: Store) -> None:
+    """LaunchRun to first step takes well under 300 ms: a spare worker with the code loaded."""
+    running = serve(BASIC)
     latencies = []
     for _ in range(3):
         time.sleep(1.5)  # the spare started after the previous launch is ready again
         run_id = _queue(store, BASIC)
-        queued = store.storage.get_run(run_id)
-        assert queued is not None
+        asked = time.time()
+        running.launch(run_id)
         wait_finished(store.storage, run_id)
         events = store.storage.get_run_events(run_id)
         step = next(e for e in events if e.kind is rs.EventKind.STEP_STARTED)
-        latencies.append(step.timestamp - queued.created_at)
+        latencies.append(step.timestamp - asked)
     metrics = running.server.metrics
     assert metrics.launches.labels("run", "true")._value.get() == 3
-    # Poll interval (0-200 ms) + ~30 ms; a cold worker alone would take ~600 ms here.
+    # ~30 ms with a warm worker; a cold worker alone would take ~600 ms here.
     assert statistics.median(latencies) < 0.3, latencies
 
 
@@ -70,7 +82,7 @@ def test_execute_run_streams_every_event_in_order(
     serve: Callable[..., Running], store: Store
 ) -> None:
     """ExecuteRun launches a queued run and streams all its events, in order, then ends."""
-    running = serve(BASIC, queue_poll_interval=60)  # the queue stays out of the way
+    running = serve(BASIC)
     run_id = _queue(store, BASIC)
     streamed = [
         event_from_proto(reply.event)
@@ -89,6 +101,7 @@ def test_execute_run_resumes_after_seq(serve: Callable[..., Running], store: Sto
     """ExecuteRun with after_seq sends only the later events (a finished run: then ends)."""
     running = serve(BASIC)
     run_id = _queue(store, BASIC)
+    running.launch(run_id)
     wait_finished(store.storage, run_id)
     stored = store.storage.get_run_events(run_id)
     middle = stored[len(stored) // 2].seq
@@ -109,7 +122,11 @@ def test_launch_run_refuses_what_it_cannot_launch(
     unknown = running.stub.LaunchRun(pb.LaunchRunRequest(run_id="nope"))
     assert not unknown.launched and "no run" in unknown.message
     run_id = _queue(store, BASIC)
+    running.launch(run_id)
     wait_finished(store.storage, run_id)
+    workers = running.server.workers
+    assert workers is not None
+    wait_for(lambda: not workers.is_active(run_id), what="the finished worker to be reaped")
     again = running.stub.LaunchRun(pb.LaunchRunRequest(run_id=run_id))
     assert not again.launched and "SUCCESS" in again.message
 
@@ -119,6 +136,7 @@ def test_cancel_stops_a_cooperative_run(serve: Callable[..., Running], store: St
     """CancelRun of a long async run: its worker cancels the step and the run ends CANCELED."""
     running = serve(SLOW, run_worker_grace=20.0)
     run_id = _queue(store, SLOW, ["doze"])
+    running.launch(run_id)
     wait_for(
         lambda: rs.EventKind.STEP_STARTED in _kinds(store.storage.get_run_events(run_id)),
         what="the step to start",
@@ -138,6 +156,7 @@ def test_cancel_terminates_a_worker_that_does_not_stop(
     """A run stuck in a sync step is SIGTERMed after the grace and recorded CANCELED."""
     running = serve(SLOW, run_worker_grace=0.5)
     run_id = _queue(store, SLOW, ["nap"])
+    running.launch(run_id)
     wait_for(
         lambda: rs.EventKind.STEP_STARTED in _kinds(store.storage.get_run_events(run_id)),
         what="the step to start",
@@ -153,10 +172,7 @@ def test_cancel_terminates_a_worker_that_does_not_stop(
 
 def test_cancel_of_a_queued_run(serve: Callable[..., Running], store: Store) -> None:
     """CancelRun of a run that has not started cancels it at once; finished runs refuse."""
-    running = serve(BASIC, queue_poll_interval=60)
-    queue = running.server.queue
-    assert queue is not None
-    wait_for(lambda: queue.polls >= 1, what="the first (empty) poll")
+    running = serve(BASIC)
     run_id = _queue(store, BASIC)
     reply = running.stub.CancelRun(pb.CancelRunRequest(run_id=run_id))
     assert reply.canceled
@@ -166,9 +182,11 @@ def test_cancel_of_a_queued_run(serve: Callable[..., Running], store: Store) -> 
     assert not again.canceled and "CANCELED" in again.message
 
 
-def test_requested_backfill_completes(serve: Callable[..., Running], store: Store) -> None:
-    """A REQUESTED backfill is claimed by the queue and executed to completion by a worker."""
-    serve(PARTITIONED)
+def test_claimed_backfill_completes_in_a_worker(
+    serve: Callable[..., Running], store: Store
+) -> None:
+    """A claimed backfill handed to the run workers is executed to completion, run after run."""
+    running = serve(PARTITIONED)
     repo = store.repo(PARTITIONED)
     record, _plan = prepare_backfill(
         repo,
@@ -177,6 +195,10 @@ def test_requested_backfill_completes(serve: Callable[..., Running], store: Stor
         rs.BackfillStrategy.multi_run(),
         status=rs.BackfillState.REQUESTED,
     )
+    (claimed,) = store.storage.claim_requested_backfills(repo.location_id(), limit=1)
+    workers = running.server.workers
+    assert workers is not None
+    running.loop.run(workers.launch_backfill(claimed.backfill_id))
 
     def done() -> rs.BackfillStatus | None:
         status = repo.get_backfill(record.backfill_id)

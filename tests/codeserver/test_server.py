@@ -6,8 +6,6 @@ import time
 import uuid
 from collections.abc import Callable
 
-import grpc
-import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import rivers as rs
@@ -29,22 +27,14 @@ def test_server_id_and_definitions(serve: Callable[..., Running], store: Store) 
     assert store.storage.get_snapshot(ident.snapshot_id) == snapshot
 
 
-def test_health_and_unimplemented_automation(serve: Callable[..., Running]) -> None:
-    """Health reports SERVING; sensors and schedules answer UNIMPLEMENTED, not a fake reply."""
+def test_health(serve: Callable[..., Running]) -> None:
+    """Health reports SERVING for the CodeLocation service once the server is ready."""
     running = serve(BASIC)
     health = health_pb2_grpc.HealthStub(running.channel)
     reply = health.Check(
         health_pb2.HealthCheckRequest(service="rivers.v1.codelocation.CodeLocation")
     )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
-    for call, request in (
-        (running.stub.EvaluateSensor, pb.EvaluateSensorRequest(sensor_name="s")),
-        (running.stub.EvaluateSchedule, pb.EvaluateScheduleRequest(schedule_name="s")),
-    ):
-        with pytest.raises(grpc.RpcError) as raised:
-            call(request)
-        assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
-        assert "daemon milestone" in (raised.value.details() or "")
 
 
 def test_registration_and_heartbeat(serve: Callable[..., Running], store: Store) -> None:

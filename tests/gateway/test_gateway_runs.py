@@ -193,12 +193,13 @@ def test_get_and_cancel_unknown_runs_are_not_found(stack: Stack) -> None:
 
 
 def test_cancel_run(stack: Stack) -> None:
-    """Cancelling a queued run moves it to CANCELING; a finished run is not cancelled."""
+    """A queued run is CANCELED at once, with an event; a finished run is not cancelled."""
     stack.register(basic.repo)
     client = stack.client()
     run = client.launch_run(["numbers"])
     assert client.cancel_run(run.run_id) is True
-    assert client.get_run(run.run_id).status is RunStatus.CANCELING
+    assert client.get_run(run.run_id).status is RunStatus.CANCELED
+    assert [e.kind for e in client.watch_run(run.run_id)] == [rs.EventKind.RUN_CANCELED]
     done = stack.add_run(stack.register(basic.repo), status=RunStatus.SUCCESS)
     assert client.cancel_run(done.run_id) is False
 

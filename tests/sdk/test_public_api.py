@@ -13,6 +13,7 @@ EXPECTED = [
     "AssetDef",
     "AssetExecutionContext",
     "AssetRecord",
+    "AutomationCondition",
     "BackfillRequest",
     "BackfillState",
     "BackfillStatus",

@@ -27,6 +27,7 @@ from rivers.storage import (
     Storage,
 )
 from rivers.storage.schema import SCHEMA_VERSION
+from tests.storage.conformance_daemon import DaemonStorageConformance
 
 MATERIALIZATION = EventKind.ASSET_MATERIALIZATION
 
@@ -72,7 +73,7 @@ def materialized(
     )
 
 
-class StorageConformance:
+class StorageConformance(DaemonStorageConformance):
     """Tests every storage backend runs against a real engine."""
 
     def reopen(self, storage: Storage) -> Storage:

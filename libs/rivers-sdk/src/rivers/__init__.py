@@ -5,6 +5,7 @@ Import it as ``import rivers as rs``; everything public is re-exported here.
 
 from rivers.automation import (
     AddDynamicPartitionsRequest,
+    AutomationCondition,
     BackfillRequest,
     DeleteDynamicPartitionsRequest,
     RunRequest,
@@ -59,6 +60,7 @@ __all__ = [
     "AssetDef",
     "AssetExecutionContext",
     "AssetRecord",
+    "AutomationCondition",
     "BackfillRequest",
     "BackfillState",
     "BackfillStatus",

@@ -1,4 +1,4 @@
-"""``rivers serve``: the code server of one code location, with its run queue.
+"""``rivers serve``: the code server of one code location, with the location's daemon.
 
 Registered on the ``rivers`` command through the ``rivers.commands`` entry point; also
 runnable alone as ``python -m rivers_codeserver serve ...``.
@@ -19,13 +19,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``serve`` command."""
     parser = subparsers.add_parser(
         "serve",
-        help="serve a code location over gRPC and run its queued runs",
+        help="serve a code location over gRPC, with its daemon",
         description="Load MODULE (the only process that imports it), register it as a code "
-        "location in the store, serve its definitions over gRPC, and execute its queued runs "
-        "and requested backfills in worker processes. Every flag also reads a RIVERS_* "
+        "location in the store, serve its definitions over gRPC, execute its runs in worker "
+        "processes and evaluate its sensors and schedules. The location's daemon (schedules, "
+        "sensors, automation, run queue, backfills) runs in the same process unless "
+        "--no-daemon. Every flag also reads a RIVERS_* "
         "environment variable (flags win). Stops gracefully on SIGTERM or Ctrl-C. Exit "
         "status: 0 stopped, 2 could not start (the module failed to load, bad settings, "
-        "store unreachable).",
+        "store unreachable, the daemon failed to start).",
     )
     parser.add_argument(
         "-m",
@@ -74,10 +76,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="reload the module when its files change (env RIVERS_RELOAD)",
     )
     parser.add_argument(
-        "--max-concurrent-runs",
+        "--evaluation-workers",
         type=int,
         default=None,
-        help="runs and backfills executed at once (default 8)",
+        help="processes evaluating sync sensors and schedules (default 2; "
+        "env RIVERS_EVALUATION_WORKERS)",
+    )
+    parser.add_argument(
+        "--evaluation-timeout",
+        type=float,
+        default=None,
+        help="seconds one sensor or schedule evaluation may take (default 60; "
+        "env RIVERS_EVALUATION_TIMEOUT)",
+    )
+    parser.add_argument(
+        "--no-daemon",
+        action="store_true",
+        default=None,
+        help="do not start the location's daemon in this process (env RIVERS_NO_DAEMON)",
     )
     parser.add_argument(
         "--log-format", choices=["json", "pretty"], default=None, help="log style (default json)"
@@ -99,7 +115,9 @@ def _settings(args: argparse.Namespace) -> Any:
         "grpc_port": args.grpc_port,
         "http_port": args.http_port,
         "reload": args.reload,
-        "max_concurrent_runs": args.max_concurrent_runs,
+        "evaluation_workers": args.evaluation_workers,
+        "evaluation_timeout": args.evaluation_timeout,
+        "no_daemon": args.no_daemon,
         "log_format": args.log_format,
         "log_level": args.log_level,
     }
@@ -111,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from rivers.cli.loader import LoadError
-    from rivers.errors import StorageError
+    from rivers.errors import RiversError
     from rivers_codeserver.location import describe_load_error
     from rivers_codeserver.server import serve
 
@@ -130,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     except LoadError as exc:
         sys.stderr.write(f"rivers: error: {describe_load_error(settings.module_name, exc)}\n")
         return 2
-    except StorageError as exc:
+    except RiversError as exc:  # the store is unreachable, or the daemon did not start
         sys.stderr.write(f"rivers: error: {exc}\n")
         return 2
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ _LAUNCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 
 
 
 class CodeServerMetrics:
-    """Run workers, the run queue, heartbeats and reloads of one code location."""
+    """Run workers, evaluations, heartbeats and reloads of one code location."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.active_workers = Gauge(
@@ -37,22 +37,29 @@ class CodeServerMetrics:
             buckets=_LAUNCH_BUCKETS,
             registry=registry,
         )
-        self.queue_wait_seconds = Histogram(
-            "rivers_codeserver_queue_wait_seconds",
-            "From a run's creation to its claim by the run queue",
-            buckets=_LAUNCH_BUCKETS,
-            registry=registry,
-        )
-        self.queue_claims = Counter(
-            "rivers_codeserver_queue_claims",
-            "Queued runs and requested backfills claimed by the run queue",
-            ["kind"],
-            registry=registry,
-        )
         self.cancels = Counter(
             "rivers_codeserver_worker_signals",
             "Signals sent to run workers that did not stop in time",
             ["signal"],
+            registry=registry,
+        )
+        self.evaluations = Counter(
+            "rivers_codeserver_evaluations",
+            "Sensor and schedule evaluations, by kind and outcome (ok, error, timeout, crash)",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.evaluation_seconds = Histogram(
+            "rivers_codeserver_evaluation_seconds",
+            "From an EvaluateSensor/EvaluateSchedule request to its reply",
+            ["kind"],
+            buckets=_LAUNCH_BUCKETS,
+            registry=registry,
+        )
+        self.evaluation_worker_restarts = Counter(
+            "rivers_codeserver_evaluation_worker_restarts",
+            "Evaluation workers replaced, by reason (timeout, crash, canceled)",
+            ["reason"],
             registry=registry,
         )
         self.heartbeat_failures = Counter(

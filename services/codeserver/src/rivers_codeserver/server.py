@@ -2,10 +2,12 @@
 
 Start-up order: load the user's module (a failure stops here, before anything listens),
 start gRPC, register the location (snapshot, stale runs, heartbeat with this incarnation's
-server id), start HTTP, the heartbeat, the run queue and the reload watcher, then report
-ready. Shutdown is two-phase: the runtime stops being ready, the queue stops claiming, running
-workers get to finish and are then canceled (see :meth:`RunWorkers.drain`); then the servers
-stop.
+server id), start HTTP, the evaluation workers, the heartbeat and the reload watcher, then
+report ready. ``rivers serve`` (:func:`serve`) then starts the location's daemon in-process,
+which claims queued runs and launches them through ``LaunchRun``; ``start`` alone (as
+``rivers dev`` uses it) does not. Shutdown is two-phase: the runtime stops being ready, the
+daemon stops first, running workers get to finish and are then canceled (see
+:meth:`RunWorkers.drain`); then the servers stop.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from rivers.cli.loader import LoadError
 from rivers.errors import RiversError
 from rivers.storage import Storage
 from rivers.telemetry import configure_logging, get_logger
+from rivers_codeserver.daemon import Daemon, start_daemon
+from rivers_codeserver.evaluation_pool import EvaluationPool, EvaluatorCommand
 from rivers_codeserver.location import (
     LoadedCode,
     Location,
@@ -31,7 +35,6 @@ from rivers_codeserver.location import (
     reload_code,
 )
 from rivers_codeserver.metrics import CodeServerMetrics
-from rivers_codeserver.queue import RunQueue
 from rivers_codeserver.runs import RunWorkers, WorkerCommand, worker_env
 from rivers_codeserver.servicer import SERVICE_NAME, CodeLocationServicer, Served, add_to_server
 from rivers_codeserver.settings import CodeServerSettings
@@ -67,7 +70,8 @@ class CodeServer:
         self._owns_storage = owns_storage
         self.workers: RunWorkers | None = None
         self.servicer: CodeLocationServicer | None = None
-        self.queue: RunQueue | None = None
+        self.evaluations: EvaluationPool | None = None
+        self.daemon: Daemon | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._shutdown: asyncio.Task[None] | None = None
         self._closed = False
@@ -131,21 +135,33 @@ class CodeServer:
         self.code = code
         self.servicer.served = served
         self.workers.refresh_spares(code.files)
+        if self.evaluations is not None:
+            self.evaluations.refresh()
+            if _evaluates_in_workers(code):
+                self.evaluations.start()
         self.metrics.reloads.labels("ok").inc()
         log.info("codeserver.reloaded", server_id=self.location.server_id)
         return True
 
     # --- shutdown --------------------------------------------------------------------------
 
+    async def _stop_daemon(self) -> None:
+        daemon, self.daemon = self.daemon, None
+        if daemon is not None:
+            try:
+                await daemon.stop()
+            except Exception as exc:  # the code server still shuts down
+                log.warning("codeserver.daemon_stop_failed", error=str(exc))
+
     async def _drain(self) -> None:
-        # The runtime's first phase: stop claiming, let workers finish, then cancel them. It
-        # must end within the runtime's grace, which would otherwise abort the shutdown.
+        # The runtime's first phase: the daemon stops (no more launches or evaluations), then
+        # workers get to finish and are canceled. It must end within the runtime's grace,
+        # which would otherwise abort the shutdown.
         budget = max(self.runtime.settings.shutdown_grace - _GRPC_STOP_MARGIN, 0.0)
         deadline = time.monotonic() + budget
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(budget):
-                if self.queue is not None:
-                    await self.queue.stop()
+                await self._stop_daemon()
                 if self.workers is not None:
                     await self.workers.drain(max(deadline - time.monotonic(), 0.0))
 
@@ -161,13 +177,14 @@ class CodeServer:
         if self._closed:
             return
         self._closed = True
+        await self._stop_daemon()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self.queue is not None:
-            await self.queue.stop()
+        if self.evaluations is not None:
+            await self.evaluations.close()
         if self.workers is not None:
             await self.workers.close()
         if self._owns_storage:
@@ -253,8 +270,25 @@ async def _start_parts(server: CodeServer, settings: CodeServerSettings, code: L
         metrics=server.metrics,
     )
     server.workers = workers
+    evaluations = EvaluationPool(
+        EvaluatorCommand(
+            module=settings.module_name,
+            attribute=settings.attribute,
+            storage_url=settings.storage_url,
+            env=env,
+        ),
+        size=settings.evaluation_workers,
+        metrics=server.metrics,
+    )
+    server.evaluations = evaluations
     servicer = CodeLocationServicer(
-        served=Served.of(code), location=location, workers=workers, storage=store
+        served=Served.of(code),
+        location=location,
+        workers=workers,
+        storage=store,
+        evaluations=evaluations,
+        evaluation_timeout=settings.evaluation_timeout,
+        metrics=server.metrics,
     )
     server.servicer = servicer
     port = await runtime.start_grpc(
@@ -265,17 +299,8 @@ async def _start_parts(server: CodeServer, settings: CodeServerSettings, code: L
     if settings.http_port is not None:
         await runtime.start_http()
     workers.start()
-    server.queue = RunQueue(
-        store,
-        location_id=location.identity,
-        worker_name=lambda: location.server_id,
-        workers=workers,
-        target=settings.local_target(port),
-        interval=settings.queue_poll_interval,
-        max_concurrent=settings.max_concurrent_runs,
-        metrics=server.metrics,
-    )
-    await server.queue.start()
+    if _evaluates_in_workers(code):
+        evaluations.start()  # else on the first request
     server._tasks.append(asyncio.create_task(server._heartbeat(), name="rivers-heartbeat"))
     if settings.reload:
         server._tasks.append(asyncio.create_task(server._watch_files(), name="rivers-reload"))
@@ -283,8 +308,14 @@ async def _start_parts(server: CodeServer, settings: CodeServerSettings, code: L
     await runtime.mark_ready()
 
 
+def _evaluates_in_workers(code: LoadedCode) -> bool:
+    """Whether the code has sensors or schedules that evaluation workers run."""
+    repository = code.repository
+    return bool(repository.schedules) or any(not s.is_async for s in repository.sensors.values())
+
+
 async def serve(settings: CodeServerSettings) -> None:
-    """Run ``rivers serve`` until SIGTERM/SIGINT, then shut down gracefully.
+    """Run ``rivers serve`` (with its daemon) until SIGTERM/SIGINT, then shut down gracefully.
 
     Raises:
         LoadError: the module could not be imported or defines no repository.
@@ -292,11 +323,23 @@ async def serve(settings: CodeServerSettings) -> None:
     """
     configure_logging(settings.log_level, style=settings.log_format)
     server = await start(settings)
+    try:
+        if not settings.no_daemon:
+            server.daemon = await start_daemon(
+                settings,
+                location_name=server.location.name,
+                location_identity=server.location.identity,
+                codeserver_address=settings.local_target(server.grpc_port),
+            )
+    except BaseException:
+        await server.stop()
+        raise
     location = server.location
     metrics = "" if server.http_port is None else f", metrics on :{server.http_port}/metrics"
+    daemon = "" if server.daemon is not None else " (no daemon)"
     Console().line(
         f"rivers serve: {location.name} ({settings.module}) at {location.endpoint}{metrics}, "
-        f"server {location.server_id}; Ctrl-C to stop"
+        f"server {location.server_id}{daemon}; Ctrl-C to stop"
     )
     try:
         server._shutdown = asyncio.ensure_future(server.runtime.serve_forever())

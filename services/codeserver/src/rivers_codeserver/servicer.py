@@ -1,30 +1,39 @@
 """The ``rivers.v1.codelocation.CodeLocation`` servicer: converts, then delegates.
 
-This and :mod:`rivers_codeserver.queue` are the only modules of the code server that touch
-generated ``*_pb2`` code.
+This and :mod:`rivers_codeserver.evaluation` are the only modules of the code server that
+touch generated ``*_pb2`` code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
 
+from rivers._convert.automation import schedule_error_to_proto, sensor_error_to_proto
 from rivers._convert.definitions import snapshot_to_proto
 from rivers._convert.events import event_to_proto
 from rivers._proto.rivers.v1 import codelocation_pb2 as pb
 from rivers._proto.rivers.v1 import codelocation_pb2_grpc as pb_grpc
 from rivers.storage import RunStatus, Storage
+from rivers_codeserver.evaluation import (
+    EVALUATION_TIMEOUT,
+    WORKER_CRASHED,
+    evaluate_async_sensor,
+    failure,
+)
+from rivers_codeserver.evaluation_pool import EvaluationFailed, EvaluationPool
 from rivers_codeserver.location import LoadedCode, Location
+from rivers_codeserver.metrics import CodeServerMetrics
 from rivers_codeserver.runs import RunWorkers
 from rivers_codeserver.stream import follow_run
 
 __all__ = ["SERVICE_NAME", "CodeLocationServicer", "Served", "add_to_server"]
 
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["CodeLocation"].full_name
-_NOT_YET = "sensors and schedules arrive with the daemon milestone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +50,26 @@ class Served:
 
 
 class CodeLocationServicer(pb_grpc.CodeLocationServicer):
-    """Serves one code location: its identity, definitions, and runs."""
+    """Serves one code location: its identity, definitions, runs, sensors and schedules."""
 
     def __init__(
-        self, *, served: Served, location: Location, workers: RunWorkers, storage: Storage
+        self,
+        *,
+        served: Served,
+        location: Location,
+        workers: RunWorkers,
+        storage: Storage,
+        evaluations: EvaluationPool,
+        evaluation_timeout: float,
+        metrics: CodeServerMetrics,
     ) -> None:
         self.served = served
         self.location = location
         self.workers = workers
         self.storage = storage
+        self.evaluations = evaluations
+        self.evaluation_timeout = evaluation_timeout
+        self.metrics = metrics
 
     async def GetServerId(
         self, request: pb.GetServerIdRequest, context: grpc.aio.ServicerContext
@@ -109,16 +129,60 @@ class CodeLocationServicer(pb_grpc.CodeLocationServicer):
     async def EvaluateSensor(
         self, request: pb.EvaluateSensorRequest, context: grpc.aio.ServicerContext
     ) -> pb.EvaluateSensorResponse:
-        """Not yet: sensors are evaluated from the daemon milestone on."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, _NOT_YET)
-        raise AssertionError("unreachable")  # abort raises
+        """One sensor tick: async sensors here, sync ones in an evaluation worker."""
+        sensor = self.served.code.repository.sensors.get(request.sensor_name)
+        if sensor is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no sensor {request.sensor_name!r}")
+            raise AssertionError("unreachable")  # abort raises
+        started = time.perf_counter()
+        cursor = request.cursor if request.HasField("cursor") else None
+        last = request.last_tick_time if request.HasField("last_tick_time") else None
+        if sensor.is_async:
+            reply = await evaluate_async_sensor(
+                sensor,
+                cursor=cursor,
+                last_tick_time=last,
+                storage=self.storage,
+                timeout=self.evaluation_timeout,
+            )
+        else:
+            ask = {"kind": "sensor", "name": sensor.name, "cursor": cursor, "last_tick_time": last}
+            try:
+                data = await self.evaluations.evaluate(ask, self.evaluation_timeout)
+                reply = pb.EvaluateSensorResponse.FromString(data)
+            except EvaluationFailed as exc:
+                reply = sensor_error_to_proto(failure(exc.error_type, exc.message))
+        self._observe("sensor", reply, started)
+        return reply
 
     async def EvaluateSchedule(
         self, request: pb.EvaluateScheduleRequest, context: grpc.aio.ServicerContext
     ) -> pb.EvaluateScheduleResponse:
-        """Not yet: schedules are evaluated from the daemon milestone on."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, _NOT_YET)
-        raise AssertionError("unreachable")  # abort raises
+        """One schedule tick, always in an evaluation worker (its functions are user code)."""
+        schedule = self.served.code.repository.schedules.get(request.schedule_name)
+        if schedule is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no schedule {request.schedule_name!r}")
+            raise AssertionError("unreachable")  # abort raises
+        started = time.perf_counter()
+        ask = {"kind": "schedule", "name": schedule.name, "scheduled_time": request.scheduled_time}
+        try:
+            data = await self.evaluations.evaluate(ask, self.evaluation_timeout)
+            reply = pb.EvaluateScheduleResponse.FromString(data)
+        except EvaluationFailed as exc:
+            reply = schedule_error_to_proto(failure(exc.error_type, exc.message))
+        self._observe("schedule", reply, started)
+        return reply
+
+    def _observe(
+        self,
+        kind: str,
+        reply: pb.EvaluateSensorResponse | pb.EvaluateScheduleResponse,
+        started: float,
+    ) -> None:
+        error = reply.error.error_type if reply.HasField("error") else None
+        outcome = {None: "ok", EVALUATION_TIMEOUT: "timeout", WORKER_CRASHED: "crash"}
+        self.metrics.evaluations.labels(kind, outcome.get(error, "error")).inc()
+        self.metrics.evaluation_seconds.labels(kind).observe(time.perf_counter() - started)
 
 
 def add_to_server(servicer: CodeLocationServicer, server: grpc.aio.Server) -> None:

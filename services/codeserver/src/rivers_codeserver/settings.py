@@ -15,10 +15,11 @@ _ANY_INTERFACE = {"", "0.0.0.0", "::", "[::]"}  # noqa: S104 - names of "every i
 
 
 class CodeServerSettings(ServiceSettings):
-    """One code location's server: which module, how it registers, how it runs its queue.
+    """One code location's server: which module, how it registers, runs and evaluates.
 
     Every field also reads ``RIVERS_<FIELD>`` (``RIVERS_MODULE``, ``RIVERS_LOCATION_IDENTITY``,
-    ``RIVERS_MAX_CONCURRENT_RUNS``, ...); command-line flags win over the environment.
+    ``RIVERS_EVALUATION_TIMEOUT``, ``RIVERS_NO_DAEMON``, ...); command-line flags win over the
+    environment.
     """
 
     module: str = Field(description="the code location's module: pkg.mod or pkg.mod:attribute")
@@ -32,12 +33,6 @@ class CodeServerSettings(ServiceSettings):
     heartbeat_interval: float = Field(
         default=5.0, gt=0, description="seconds between location heartbeats in storage"
     )
-    queue_poll_interval: float = Field(
-        default=0.2, gt=0, description="seconds between run-queue polls"
-    )
-    max_concurrent_runs: int = Field(
-        default=8, ge=1, description="run (and backfill) workers this location runs at once"
-    )
     run_worker_grace: float = Field(
         default=10.0, ge=0, description="seconds a canceled run worker gets before SIGTERM"
     )
@@ -50,6 +45,22 @@ class CodeServerSettings(ServiceSettings):
         ge=0,
         le=8,
         description="run workers started ahead of time with the code loaded (0: none)",
+    )
+
+    evaluation_workers: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="processes evaluating sync sensors and schedules, one tick at a time each",
+    )
+    evaluation_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds a sensor or schedule evaluation may take before it is stopped",
+    )
+    no_daemon: bool = Field(
+        default=False,
+        description="`rivers serve` does not start the location's daemon in-process",
     )
 
     @field_validator("module")

@@ -1,8 +1,9 @@
 """What the planner computes, over definitions snapshots read from storage (never user code).
 
-Plain functions do the work (:func:`run_target`, :func:`run_partition_keys`,
-:func:`partition_keys_page`); :class:`Planner` serves them to the event loop: it finds snapshots
-by id through storage, caches snapshots and plans, and runs blocking or heavy work in threads.
+Plain functions do the work (:func:`run_target` and :func:`run_partition_keys`, which live in
+``rivers.planning.targets`` so the daemon plans the same way, and :func:`partition_keys_page`);
+:class:`Planner` serves them to the event loop: it finds snapshots by id through storage,
+caches snapshots and plans, and runs blocking or heavy work in threads.
 
 Plans are cached by (snapshot id, selection): both are immutable, so a cached plan never goes
 stale. Partition keys are resolved on every call: which keys exist depends on the clock (time
@@ -13,21 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from rivers.errors import RiversError
-from rivers.partitions import BackfillStrategy, PartitionError, PartitionKeys, PartitionsDefinition
-from rivers.planning import ExecutionPlan, build_plan, plan_backfill
+from rivers.partitions import BackfillStrategy, PartitionError, PartitionsDefinition
+from rivers.planning import plan_backfill
 from rivers.planning.selection import normalize_selection
+from rivers.planning.targets import ALL_PARTITIONS, RunTarget, run_partition_keys, run_target
 from rivers_planner.cache import AsyncLRU
 from rivers_planner.metrics import PlannerMetrics
 
 if TYPE_CHECKING:
-    from rivers._proto.rivers.v1 import plan_pb2
     from rivers.definitions.snapshot import DefinitionsSnapshot
     from rivers.storage import Storage
 
@@ -62,24 +62,6 @@ class RequestError(RiversError):
     """A request field is malformed (a page token, a page size, a missing id)."""
 
 
-class _All(enum.Enum):
-    PARTITIONS = "all"
-
-
-#: A run over every partition (``PartitionSelection.all``), as opposed to no partitions given.
-ALL_PARTITIONS: Final = _All.PARTITIONS
-
-
-@dataclass(frozen=True, slots=True)
-class RunTarget:
-    """A planned selection: the plan (also encoded) and its partitioned assets."""
-
-    plan: ExecutionPlan
-    plan_proto: plan_pb2.ExecutionPlan
-    partitioned: Mapping[str, PartitionsDefinition]
-    definitions: tuple[PartitionsDefinition, ...]
-
-
 @dataclass(frozen=True, slots=True)
 class RunPlan:
     """A planned run: its target and its partition keys (``None``: unpartitioned)."""
@@ -105,62 +87,6 @@ class KeysPage:
     keys: tuple[str, ...]
     total: int
     next_offset: int | None
-
-
-def run_target(snapshot: DefinitionsSnapshot, selection: Iterable[str] | None) -> RunTarget:
-    """Plan ``selection`` (default: every asset) of ``snapshot``.
-
-    Raises:
-        SelectionError: the selection names nothing, or only external assets.
-        DefinitionError: the snapshot's assets form a cycle or miss a dependency.
-    """
-    plan = build_plan(snapshot, selection)
-    assets = snapshot.assets_by_key
-    partitioned = {
-        key: pdef for key in plan.asset_keys if (pdef := assets[key].partitions_def) is not None
-    }
-    distinct = {d.model_dump_json(): d for d in partitioned.values()}
-    return RunTarget(plan, plan.to_proto(), partitioned, tuple(distinct.values()))
-
-
-def run_partition_keys(target: RunTarget, partitions: Any, storage: object) -> PartitionKeys | None:
-    """The partitions a run materializes, validated against the planned assets' definition.
-
-    The snapshot-level twin of ``rivers.execution.partitioned.run_partition_keys``, with the
-    same rules and messages. ``partitions`` is ``None`` (none given), :data:`ALL_PARTITIONS`,
-    or anything ``PartitionsDefinition.resolve`` takes.
-
-    Raises:
-        PartitionError: partitioned assets without partitions, partitions for unpartitioned
-            assets, assets with different definitions, or an invalid key or range.
-    """
-    if not target.partitioned:
-        if partitions is not None:
-            raise PartitionError(
-                "a partition was given but none of the selected assets is partitioned"
-            )
-        return None
-    if len(target.definitions) > 1:
-        raise PartitionError(
-            "the selected partitioned assets have different partitions definitions "
-            f"({', '.join(sorted(target.partitioned))}); materialize each definition's assets "
-            "separately"
-        )
-    (pdef,) = target.definitions
-    if partitions is None:
-        raise PartitionError(
-            f"assets {sorted(target.partitioned)} are partitioned: pass partitions (a key such "
-            f"as {_example(pdef, storage)!r}, a PartitionKey, a PartitionKeyRange, a list of "
-            "keys, or all)"
-        )
-    return pdef.resolve(None if partitions is ALL_PARTITIONS else partitions, storage=storage)
-
-
-def _example(pdef: PartitionsDefinition, storage: object) -> str:
-    try:
-        return pdef.key_at(0, storage=storage)
-    except Exception:  # an empty dynamic definition has no example to show
-        return "<key>"
 
 
 def partition_keys_page(

@@ -1,11 +1,12 @@
 """The public gRPC API (``rivers.v1.api.Api``): decode a request, delegate, encode the reply.
 
 The work happens in plain modules (``catalog``, ``runs``, ``backfills``, ``pools``,
-``watch``); this servicer only converts and maps their errors to status codes with the
-error's own message, never a traceback: NOT_FOUND, INVALID_ARGUMENT, FAILED_PRECONDITION,
-UNAVAILABLE (planner or store unreachable, gateway shutting down), INTERNAL for anything
-unexpected (logged with its traceback). Errors the gateway raises itself carry the trailing
-metadata key ``rivers-error`` so clients can tell them from transport failures.
+``instigators``, ``watch``); this servicer only converts and maps their errors to status
+codes with the error's own message, never a traceback: NOT_FOUND, INVALID_ARGUMENT,
+FAILED_PRECONDITION, UNAVAILABLE (planner or store unreachable, gateway shutting down),
+INTERNAL for anything unexpected (logged with its traceback). Errors the gateway raises
+itself carry the trailing metadata key ``rivers-error`` so clients can tell them from
+transport failures.
 """
 
 from __future__ import annotations
@@ -27,16 +28,22 @@ from rivers._convert.runs import (
     run_to_proto,
     selection_from_proto,
     status_from_proto,
+    tick_status_from_proto,
+    tick_to_proto,
 )
 from rivers._proto.rivers.v1 import api_pb2 as pb
 from rivers._proto.rivers.v1 import api_pb2_grpc
-from rivers.client._convert import asset_summary_to_proto, location_info_to_proto
+from rivers.client._convert import (
+    asset_summary_to_proto,
+    instigator_info_to_proto,
+    location_info_to_proto,
+)
 from rivers.client._raw import ERROR_ORIGIN_KEY
 from rivers.errors import RiversError, StorageError
 from rivers.partitions import BackfillStrategy
 from rivers.partitions.spec import selection_to_json
 from rivers.telemetry import get_logger
-from rivers_ui import backfills, pools, runs
+from rivers_ui import backfills, instigators, pools, runs
 from rivers_ui.errors import (
     FailedPrecondition,
     GatewayError,
@@ -201,6 +208,77 @@ class ApiServicer(api_pb2_grpc.ApiServicer):
                 backfills.get_backfill, self.state.storage, request.backfill_id
             )
         return pb.GetBackfillResponse(backfill=backfill_to_proto(backfill))
+
+    async def CancelBackfill(
+        self, request: pb.CancelBackfillRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelBackfillResponse:
+        """Cancel the backfill and its queued runs; its running runs are asked to stop."""
+        async with _Status(context, "CancelBackfill"):
+            backfill = await asyncio.to_thread(
+                backfills.cancel_backfill, self.state.storage, request.backfill_id
+            )
+        return pb.CancelBackfillResponse(backfill=backfill_to_proto(backfill))
+
+    async def RetryBackfillFailures(
+        self, request: pb.RetryBackfillFailuresRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RetryBackfillFailuresResponse:
+        """A new backfill of the partitions that failed in a finished one."""
+        async with _Status(context, "RetryBackfillFailures"):
+            backfill = await backfills.retry_backfill_failures(
+                self.state.storage, self.state.catalog, self.state.planner, request.backfill_id
+            )
+        return pb.RetryBackfillFailuresResponse(backfill=backfill_to_proto(backfill))
+
+    # --- schedules, sensors, automation ---------------------------------------------------
+
+    async def ListInstigators(
+        self, request: pb.ListInstigatorsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListInstigatorsResponse:
+        """Schedules, sensors and automation of one location or all, with their state."""
+        async with _Status(context, "ListInstigators"):
+            infos = await asyncio.to_thread(
+                instigators.list_instigators,
+                self.state.storage,
+                self.state.catalog,
+                request.location if request.HasField("location") else None,
+            )
+        return pb.ListInstigatorsResponse(instigators=[instigator_info_to_proto(i) for i in infos])
+
+    async def SetInstigatorStatus(
+        self, request: pb.SetInstigatorStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetInstigatorStatusResponse:
+        """Switch a schedule, sensor or the automation conditions on or off."""
+        async with _Status(context, "SetInstigatorStatus"):
+            info = await asyncio.to_thread(
+                instigators.set_instigator_status,
+                self.state.storage,
+                self.state.catalog,
+                location=request.location if request.HasField("location") else None,
+                name=request.name,
+                running=request.running,
+            )
+        return pb.SetInstigatorStatusResponse(instigator=instigator_info_to_proto(info))
+
+    async def ListTicks(
+        self, request: pb.ListTicksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTicksResponse:
+        """The newest ticks, filtered by location, instigator and status."""
+        async with _Status(context, "ListTicks"):
+            try:
+                statuses = [tick_status_from_proto(s) for s in request.statuses]
+            except ValueError as exc:
+                raise InvalidArgument(str(exc)) from None
+            ticks = await asyncio.to_thread(
+                instigators.list_ticks,
+                self.state.storage,
+                self.state.catalog,
+                location=request.location if request.HasField("location") else None,
+                instigator=request.instigator if request.HasField("instigator") else None,
+                statuses=statuses,
+                limit=request.limit,
+                before=request.before if request.HasField("before") else None,
+            )
+        return pb.ListTicksResponse(ticks=[tick_to_proto(t) for t in ticks])
 
     # --- pools ---------------------------------------------------------------------------
 

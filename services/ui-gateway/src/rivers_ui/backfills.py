@@ -1,8 +1,9 @@
-"""Launching and reading backfills.
+"""Launching, reading, cancelling and retrying backfills.
 
 A launched backfill is validated by the planner and stored ``REQUESTED`` (with the same field
-values ``rivers.execution.backfill.prepare_backfill`` stores); its location's code server
-claims it and executes its runs.
+values ``rivers.execution.backfill.prepare_backfill`` stores); its location's daemon claims it
+and queues its runs. A retry of the failed partitions is a new backfill of its own, planned
+the same way and pointing at its parent.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from rivers.partitions import BackfillStrategy
 from rivers.storage.records import BackfillRecord, BackfillState
-from rivers_ui.errors import InvalidArgument, NotFound
+from rivers_ui.errors import FailedPrecondition, InvalidArgument, NotFound
 from rivers_ui.runs import check_config
 
 if TYPE_CHECKING:
     from rivers.storage import Storage
+    from rivers.storage.records import LocationRecord
     from rivers_ui.catalog import Catalog
     from rivers_ui.planner import PlannerClient
 
-__all__ = ["get_backfill", "launch_backfill"]
+__all__ = ["cancel_backfill", "get_backfill", "launch_backfill", "retry_backfill_failures"]
 
 
 async def launch_backfill(
@@ -38,7 +40,7 @@ async def launch_backfill(
     config: dict[str, Any] | None,
     tags: Mapping[str, str],
 ) -> BackfillRecord:
-    """Validate a backfill with the planner and store it for its location's code server.
+    """Validate a backfill with the planner and store it for its location's daemon.
 
     Args:
         storage: the shared store.
@@ -58,6 +60,23 @@ async def launch_backfill(
         Unavailable: the planner cannot be reached.
     """
     loc = await asyncio.to_thread(catalog.location, location)
+    return await _store(
+        storage, catalog, planner, loc, selection, partitions, strategy, config, tags, None
+    )
+
+
+async def _store(
+    storage: Storage,
+    catalog: Catalog,
+    planner: PlannerClient,
+    loc: LocationRecord,
+    selection: Sequence[str],
+    partitions: dict[str, Any] | None,
+    strategy: BackfillStrategy | None,
+    config: dict[str, Any] | None,
+    tags: Mapping[str, str],
+    parent: str | None,
+) -> BackfillRecord:
     snapshot = await asyncio.to_thread(catalog.current_snapshot, loc)
     chosen = partitions if partitions is not None else {"all": True}
     plan = await planner.plan_backfill(snapshot.snapshot_id, list(selection), chosen, strategy)
@@ -74,6 +93,7 @@ async def launch_backfill(
         requested=plan.requested,
         runs_total=plan.run_count,
         config=config or None,
+        parent_backfill_id=parent,
     )
     await asyncio.to_thread(storage.add_backfill, record)
     return record
@@ -91,3 +111,62 @@ def get_backfill(storage: Storage, backfill_id: str) -> BackfillRecord:
     if backfill is None:
         raise NotFound(f"no backfill {backfill_id!r}")
     return backfill
+
+
+def cancel_backfill(storage: Storage, backfill_id: str) -> BackfillRecord:
+    """Cancel a backfill, its queued runs, and ask its running runs to stop.
+
+    No more runs are queued for it; running ones stop as after ``CancelRun``. Cancelling a
+    canceled backfill again changes nothing.
+
+    Raises:
+        NotFound: no such backfill.
+        FailedPrecondition: it has already completed or failed.
+    """
+    get_backfill(storage, backfill_id)  # NotFound, rather than the store's error
+    # One transaction: the backfill, its queued runs (CANCELED) and running ones (CANCELING).
+    canceled = storage.cancel_backfill(backfill_id)
+    if canceled.status is not BackfillState.CANCELED:  # it finished first
+        raise FailedPrecondition(
+            f"backfill {backfill_id!r} has already finished ({canceled.status.value})"
+        )
+    return canceled
+
+
+async def retry_backfill_failures(
+    storage: Storage, catalog: Catalog, planner: PlannerClient, backfill_id: str
+) -> BackfillRecord:
+    """A new ``REQUESTED`` backfill of the partitions that failed in a finished backfill.
+
+    It has the parent's assets, strategy, config and tags, is planned against the location's
+    current definitions, and records its parent in ``parent_backfill_id``.
+
+    Raises:
+        NotFound: no such backfill, or its code location is gone.
+        FailedPrecondition: it has not finished, or no partition of it failed.
+        InvalidArgument: the planner refused (the assets or partitions changed since).
+        Unavailable: the planner cannot be reached.
+    """
+    parent = await asyncio.to_thread(get_backfill, storage, backfill_id)
+    if not parent.status.is_finished:
+        raise FailedPrecondition(
+            f"backfill {backfill_id!r} has not finished ({parent.status.value}): "
+            "wait for it, or cancel it, before re-running its failures"
+        )
+    if not parent.failed_partitions:
+        raise FailedPrecondition(f"backfill {backfill_id!r} has no failed partitions")
+    loc = await asyncio.to_thread(storage.get_location, parent.location_id)
+    if loc is None:
+        raise NotFound(f"the code location of backfill {backfill_id!r} is no longer registered")
+    return await _store(
+        storage,
+        catalog,
+        planner,
+        loc,
+        parent.asset_selection,
+        {"keys": sorted(parent.failed_partitions)},
+        BackfillStrategy.model_validate(parent.strategy),
+        parent.config,
+        parent.tags,
+        backfill_id,
+    )

@@ -8,6 +8,8 @@ later milestone. The JSON endpoints use the same functions as the gRPC API:
 - ``GET /api/runs?location=&status=&tag=KEY=VALUE&asset_key=&page_size=&page_token=``
 - ``GET /api/runs/{run_id}``
 - ``GET /api/runs/{run_id}/events?after_seq=&limit=``
+- ``GET /api/instigators?location=``
+- ``GET /api/ticks?location=&instigator=&status=&limit=&before=``
 
 Errors are ``{"error": message}`` with 400, 404, 409, 503 or 500.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,9 +26,9 @@ from typing import Any
 from aiohttp import web
 
 from rivers.errors import StorageError
-from rivers.storage.records import RunRecord, RunStatus
+from rivers.storage.records import RunRecord, RunStatus, TickStatus
 from rivers.telemetry import get_logger
-from rivers_ui import runs
+from rivers_ui import instigators, runs
 from rivers_ui.errors import (
     FailedPrecondition,
     GatewayError,
@@ -63,6 +66,8 @@ def build_app(state: GatewayState) -> web.Application:
     app.router.add_get("/api/runs", _runs)
     app.router.add_get("/api/runs/{run_id}", _run)
     app.router.add_get("/api/runs/{run_id}/events", _events)
+    app.router.add_get("/api/instigators", _instigators)
+    app.router.add_get("/api/ticks", _ticks)
     return app
 
 
@@ -93,6 +98,19 @@ def _int(request: web.Request, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise InvalidArgument(f"query parameter {name!r} must be an integer, not {raw!r}") from None
+
+
+def _float(request: web.Request, name: str) -> float | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise InvalidArgument(f"query parameter {name!r} must be a number, not {raw!r}")
+    return value
 
 
 def _dump(model: Any) -> Any:
@@ -161,6 +179,36 @@ async def _events(request: web.Request) -> web.Response:
     return web.json_response({"events": [_dump(e) for e in events], "last_seq": last})
 
 
+async def _instigators(request: web.Request) -> web.Response:
+    state = request.app[_STATE]
+    infos = await asyncio.to_thread(
+        instigators.list_instigators,
+        state.storage,
+        state.catalog,
+        request.query.get("location") or None,
+    )
+    return web.json_response([_dump(i) for i in infos])
+
+
+async def _ticks(request: web.Request) -> web.Response:
+    state = request.app[_STATE]
+    try:
+        statuses = [TickStatus(s.upper()) for s in request.query.getall("status", [])]
+    except ValueError as exc:
+        raise InvalidArgument(f"unknown tick status: {exc}") from None
+    ticks = await asyncio.to_thread(
+        instigators.list_ticks,
+        state.storage,
+        state.catalog,
+        location=request.query.get("location") or None,
+        instigator=request.query.get("instigator") or None,
+        statuses=statuses,
+        limit=_int(request, "limit", 0),
+        before=_float(request, "before"),
+    )
+    return web.json_response([_dump(t) for t in ticks])
+
+
 # --- the home page -----------------------------------------------------------------------------
 
 _PAGE = """<!doctype html>
@@ -182,7 +230,8 @@ code{{font-size:12px}}
 <table><tr><th>run</th><th>location</th><th>status</th><th>created</th><th>assets</th></tr>
 {runs}</table>
 <p>JSON: <a href="/api/locations">/api/locations</a> · <a href="/api/assets">/api/assets</a>
-· <a href="/api/runs">/api/runs</a> · <a href="/metrics">/metrics</a></p>
+· <a href="/api/runs">/api/runs</a> · <a href="/api/instigators">/api/instigators</a>
+· <a href="/api/ticks">/api/ticks</a> · <a href="/metrics">/metrics</a></p>
 </body></html>
 """
 

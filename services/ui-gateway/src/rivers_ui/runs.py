@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rivers.definitions.keys import key_name
-from rivers.execution.events import RunEvent
+from rivers.execution.events import EventKind, RunEvent
 from rivers.execution.partitioned import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from rivers.storage.records import RunRecord, RunStatus
 from rivers_ui.errors import InvalidArgument, NotFound
@@ -173,13 +173,26 @@ def get_run(storage: Storage, run_id: str) -> RunRecord:
 
 
 def cancel_run(storage: Storage, run_id: str) -> bool:
-    """Ask a queued or running run to stop; False when it has already finished.
+    """Cancel a queued run at once, or ask a running one to stop; False when it had finished.
 
     Raises:
         NotFound: no such run.
     """
-    get_run(storage, run_id)
-    return storage.request_run_cancel(run_id)
+    before = get_run(storage, run_id)
+    if not storage.request_run_cancel(run_id):
+        return False
+    if before.status is RunStatus.QUEUED:  # canceled at once: say so in its event log
+        after = storage.get_run(run_id)
+        if after is not None and after.status is RunStatus.CANCELED:
+            storage.store_events(
+                [
+                    RunEvent.now(
+                        run_id, EventKind.RUN_CANCELED, message="canceled before it started"
+                    )
+                ],
+                location_id=after.location_id,
+            )
+    return True
 
 
 # --- listing --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from rivers._convert.common import (
 from rivers._convert.partitions import PartitionsMemo, backfill_data, backfill_fields
 from rivers._gc import gc_paused
 from rivers._proto.rivers.v1 import definitions_pb2 as pb
+from rivers.automation.condition import AutomationCondition
 from rivers.definitions.snapshot import (
     AssetSnap,
     DefinitionsSnapshot,
@@ -35,6 +36,8 @@ from rivers.definitions.snapshot import (
 __all__ = [
     "asset_from_proto",
     "asset_to_proto",
+    "condition_from_proto",
+    "condition_to_proto",
     "job_from_proto",
     "job_to_proto",
     "snapshot_from_proto",
@@ -132,6 +135,54 @@ def _dependency_data(msg: pb.DependencySnap, memo: PartitionsMemo) -> dict[str, 
     }
 
 
+def _condition_fields(condition: AutomationCondition) -> dict[str, Any]:
+    fields: dict[str, Any] = {"kind": condition.node_kind, "label": condition.label}
+    children = condition.operands()
+    if children:
+        fields["children"] = [_condition_fields(c) for c in children]
+    cron = getattr(condition, "cron", None)
+    if cron is not None:
+        fields["cron"] = cron
+        fields["timezone"] = getattr(condition, "timezone", None)
+    if getattr(condition, "lookback_seconds", None) is not None:
+        fields["lookback_seconds"] = getattr(condition, "lookback_seconds", None)
+    return fields
+
+
+def _condition_data(msg: pb.AutomationConditionSnap) -> dict[str, Any]:
+    data: dict[str, Any] = {"kind": msg.kind}
+    if msg.HasField("label"):
+        data["label"] = msg.label
+    if msg.children:
+        data["children"] = [_condition_data(c) for c in msg.children]
+    elif msg.kind in _COMBINATORS:
+        data["children"] = []
+    if msg.HasField("cron"):
+        data["cron"] = msg.cron
+    if msg.HasField("timezone"):
+        data["timezone"] = msg.timezone
+    if msg.HasField("lookback_seconds"):
+        data["lookback_seconds"] = msg.lookback_seconds
+    return data
+
+
+_COMBINATORS = frozenset({"and", "or", "not", "since", "newly_true"})
+
+
+def condition_to_proto(condition: AutomationCondition) -> pb.AutomationConditionSnap:
+    """Encode an automation condition tree."""
+    return pb.AutomationConditionSnap(**_condition_fields(condition))
+
+
+def condition_from_proto(msg: pb.AutomationConditionSnap) -> AutomationCondition:
+    """Decode an automation condition tree.
+
+    Raises:
+        ValueError: an unknown kind, a wrong number of operands, or an invalid cron or zone.
+    """
+    return AutomationCondition.validate_tree(_condition_data(msg))
+
+
 def _asset_fields(asset: AssetSnap, memo: PartitionsMemo) -> dict[str, Any]:
     return {
         "key": asset.key,
@@ -159,6 +210,11 @@ def _asset_fields(asset: AssetSnap, memo: PartitionsMemo) -> dict[str, Any]:
         "pools": asset.pools,
         "pool_slots": asset.pool_slots,
         "graph": None if asset.graph is None else _graph_fields(asset.graph),
+        "automation_condition": (
+            None
+            if asset.automation_condition is None
+            else _condition_fields(asset.automation_condition)
+        ),
     }
 
 
@@ -192,6 +248,11 @@ def _asset_data(msg: pb.AssetSnap, memo: PartitionsMemo) -> dict[str, Any]:
         "pools": tuple(msg.pools),
         "pool_slots": msg.pool_slots or 1,
         "graph": _graph_data(msg.graph) if msg.HasField("graph") else None,
+        "automation_condition": (
+            _condition_data(msg.automation_condition)
+            if msg.HasField("automation_condition")
+            else None
+        ),
     }
 
 

@@ -1,10 +1,15 @@
-"""Conversions of run, backfill, location and pool records (``rivers/v1/runs.proto``)."""
+"""Conversions of run, backfill, location, pool, tick and instigator records (``runs.proto``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rivers._convert.common import json_object_fields, json_object_from_proto
+from rivers._convert.common import (
+    error_fields,
+    error_from_proto,
+    json_object_fields,
+    json_object_from_proto,
+)
 from rivers._convert.partition_keys import (
     key_from_proto,
     key_range_from_proto,
@@ -16,16 +21,24 @@ from rivers.partitions.spec import selection_from_json, selection_to_json
 from rivers.storage.records import (
     BackfillRecord,
     BackfillState,
+    InstigatorState,
+    InstigatorType,
     LocationRecord,
     PoolInfo,
     PoolSlotHolder,
     RunRecord,
     RunStatus,
+    TickRecord,
+    TickStatus,
 )
 
 __all__ = [
     "backfill_from_proto",
     "backfill_to_proto",
+    "instigator_state_from_proto",
+    "instigator_state_to_proto",
+    "instigator_type_from_proto",
+    "instigator_type_to_proto",
     "location_to_proto",
     "pool_holder_from_proto",
     "pool_holder_to_proto",
@@ -37,6 +50,10 @@ __all__ = [
     "selection_to_proto",
     "status_from_proto",
     "status_to_proto",
+    "tick_from_proto",
+    "tick_status_from_proto",
+    "tick_status_to_proto",
+    "tick_to_proto",
 ]
 
 
@@ -246,4 +263,160 @@ def pool_holder_from_proto(msg: pb.PoolSlotHolder) -> PoolSlotHolder:
         owner=msg.owner,
         claimed_at=msg.claimed_at,
         lease_expires_at=msg.lease_expires_at,
+    )
+
+
+# --- ticks and instigators ---------------------------------------------------------------------
+
+
+def tick_status_to_proto(status: TickStatus) -> int:
+    """The wire enum value of a tick status."""
+    return int(pb.TickStatus.Value(f"TICK_STATUS_{status.value}"))
+
+
+def tick_status_from_proto(value: int) -> TickStatus:
+    """The tick status of a wire enum value.
+
+    Raises:
+        ValueError: unspecified or unknown.
+    """
+    name = pb.TickStatus.Name(value) if value in pb.TickStatus.values() else ""
+    if not name or name == "TICK_STATUS_UNSPECIFIED":
+        raise ValueError(f"unsupported tick status {value}")
+    return TickStatus(name.removeprefix("TICK_STATUS_"))
+
+
+def instigator_type_to_proto(kind: InstigatorType) -> int:
+    """The wire enum value of an instigator type."""
+    return int(pb.InstigatorType.Value(f"INSTIGATOR_TYPE_{kind.value}"))
+
+
+def instigator_type_from_proto(value: int) -> InstigatorType:
+    """The instigator type of a wire enum value.
+
+    Raises:
+        ValueError: unspecified or unknown.
+    """
+    name = pb.InstigatorType.Name(value) if value in pb.InstigatorType.values() else ""
+    if not name or name == "INSTIGATOR_TYPE_UNSPECIFIED":
+        raise ValueError(f"unsupported instigator type {value}")
+    return InstigatorType(name.removeprefix("INSTIGATOR_TYPE_"))
+
+
+def tick_to_proto(tick: TickRecord) -> pb.TickRecord:
+    """Encode a tick."""
+    msg = pb.TickRecord(
+        tick_id=tick.tick_id,
+        location_id=tick.location_id,
+        instigator=tick.instigator,
+        type=instigator_type_to_proto(tick.type),  # type: ignore[arg-type]  # enum value by name
+        status=tick_status_to_proto(tick.status),  # type: ignore[arg-type]  # enum value by name
+        timestamp=tick.timestamp,
+        scheduled_time=tick.scheduled_time,
+        run_ids=tick.run_ids,
+        backfill_ids=tick.backfill_ids,
+        run_keys=tick.run_keys,
+        skip_reason=tick.skip_reason,
+        cursor=tick.cursor,
+        duration_ms=tick.duration_ms,
+        requested=tick.requested,
+    )
+    if tick.error is not None:
+        msg.error.CopyFrom(_error(tick.error))
+    return msg
+
+
+def _error(error: Any) -> Any:
+    from rivers._proto.rivers.v1 import common_pb2
+
+    return common_pb2.ErrorInfo(**error_fields(error))
+
+
+def tick_from_proto(msg: pb.TickRecord) -> TickRecord:
+    """Decode a tick.
+
+    Raises:
+        ValueError: its type or status is unspecified.
+    """
+    return TickRecord(
+        tick_id=msg.tick_id,
+        location_id=msg.location_id,
+        instigator=msg.instigator,
+        type=instigator_type_from_proto(msg.type),
+        status=tick_status_from_proto(msg.status),
+        timestamp=msg.timestamp,
+        scheduled_time=msg.scheduled_time if msg.HasField("scheduled_time") else None,
+        run_ids=tuple(msg.run_ids),
+        backfill_ids=tuple(msg.backfill_ids),
+        run_keys=tuple(msg.run_keys),
+        skip_reason=msg.skip_reason if msg.HasField("skip_reason") else None,
+        error=error_from_proto(msg.error) if msg.HasField("error") else None,
+        cursor=msg.cursor if msg.HasField("cursor") else None,
+        duration_ms=msg.duration_ms,
+        requested=msg.requested,
+    )
+
+
+def instigator_state_to_proto(
+    state: InstigatorState,
+    *,
+    running: bool | None = None,
+    next_tick_time: float | None = None,
+    cron: str | None = None,
+    minimum_interval: float | None = None,
+) -> pb.InstigatorState:
+    """Encode an instigator's stored state with what its definition adds.
+
+    Args:
+        state: the stored state.
+        running: whether it runs; default: its stored status (a state without one, which
+            follows the code's default, needs ``running`` from the definition).
+        next_tick_time: when it is evaluated next, if known.
+        cron: a schedule's cron expression.
+        minimum_interval: a sensor's minimum interval.
+
+    Raises:
+        ValueError: the state has no stored status and ``running`` is not given.
+    """
+    if running is None:
+        if state.status is None:
+            raise ValueError(
+                f"instigator {state.name!r} follows its code default: pass running= explicitly"
+            )
+        running = state.status == "RUNNING"
+    last = state.last_tick_status
+    return pb.InstigatorState(
+        location_id=state.location_id,
+        name=state.name,
+        type=instigator_type_to_proto(state.type),  # type: ignore[arg-type]  # enum value by name
+        running=running,
+        cursor=state.cursor,
+        last_tick_time=state.last_tick_time,
+        last_tick_status=0 if last is None else tick_status_to_proto(last),  # type: ignore[arg-type]  # enum value by name
+        next_tick_time=next_tick_time,
+        cron=cron,
+        minimum_interval=minimum_interval,
+    )
+
+
+def instigator_state_from_proto(msg: pb.InstigatorState) -> InstigatorState:
+    """Decode the stored part of an instigator's wire state.
+
+    The wire carries the status in force (``running``), so the decoded state has an explicit
+    ``RUNNING`` or ``STOPPED`` status; ``updated_at`` is not on the wire and reads as 0.
+
+    Raises:
+        ValueError: its type is unspecified.
+    """
+    return InstigatorState(
+        location_id=msg.location_id,
+        name=msg.name,
+        type=instigator_type_from_proto(msg.type),
+        status="RUNNING" if msg.running else "STOPPED",
+        cursor=msg.cursor if msg.HasField("cursor") else None,
+        last_tick_time=msg.last_tick_time if msg.HasField("last_tick_time") else None,
+        last_tick_status=(
+            tick_status_from_proto(msg.last_tick_status) if msg.last_tick_status else None
+        ),
+        updated_at=0.0,
     )

@@ -1,5 +1,6 @@
 """Automation: schedules, sensors and automation conditions (evaluated by the daemon)."""
 
+from rivers.automation.condition import AutomationCondition
 from rivers.automation.requests import (
     AddDynamicPartitionsRequest,
     BackfillRequest,
@@ -13,6 +14,7 @@ from rivers.automation.sensor import Sensor, SensorContext
 
 __all__ = [
     "AddDynamicPartitionsRequest",
+    "AutomationCondition",
     "BackfillRequest",
     "DeleteDynamicPartitionsRequest",
     "RunRequest",

@@ -132,10 +132,6 @@ class Schedule:
         self.description = description
         self.default_status: DefaultStatus = default_status
         self.max_catchup_ticks = max_catchup_ticks
-        if fn is None and name is None:
-            raise DefinitionError("a schedule without a function needs a name=")
-        if fn is None and target is None:
-            raise DefinitionError(f"{owner}: needs a target= (or a function returning requests)")
 
     def __call__(self, fn: Callable[..., Any]) -> Schedule:
         """The decorator form: ``@rs.Schedule(cron=..., target=...)`` on a function."""
@@ -159,6 +155,22 @@ class Schedule:
     def name(self) -> str:
         """The schedule's name (default its function's)."""
         return self._name or getattr(self.fn, "__name__", None) or "schedule"
+
+    def check_complete(self) -> None:
+        """Raise if the schedule cannot run as it stands (checked by ``CodeRepository``).
+
+        ``@rs.Schedule(cron=..., target=...)`` before it is applied to a function has neither a
+        function nor, possibly, a name; only a finished schedule is accepted.
+
+        Raises:
+            DefinitionError: no function and no name, or no function and no target.
+        """
+        if self.fn is None and self._name is None:
+            raise DefinitionError("a schedule without a function needs a name=")
+        if self.fn is None and self.target is None:
+            raise DefinitionError(
+                f"schedule {self.name!r}: needs a target= (or a function returning requests)"
+            )
 
     @property
     def has_function(self) -> bool:

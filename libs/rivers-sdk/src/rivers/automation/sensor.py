@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import BaseModel
+
 from rivers.automation.requests import (
     AddDynamicPartitionsRequest,
     BackfillRequest,
@@ -214,6 +216,8 @@ def normalize_sensor_output(name: str, out: object, context: SensorContext) -> S
     Raises:
         DefinitionError: a value that is none of the accepted forms, naming the sensor.
     """
+    if isinstance(out, Iterable) and not isinstance(out, str | bytes | BaseModel):
+        out = list(out)  # run a generator to its end first: it may update the cursor
     cursor = context.cursor if context._cursor_updated else None
     if out is None:
         return SensorResult(cursor=cursor)

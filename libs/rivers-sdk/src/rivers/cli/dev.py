@@ -1,9 +1,10 @@
 """``rivers dev MODULE``: the whole stack for one code location, in one process.
 
 Storage (the embedded store under ``.rivers/``, served on loopback to run workers and the
-services), the planner, the code server with its run queue, and the gateway (UI and public
-API) each run as a real gRPC/HTTP server on loopback; runs execute in worker subprocesses.
-Editing the module reloads the code location. Ctrl-C stops everything, newest first.
+services), the planner, the code server, its daemon (schedules, sensors, automation,
+backfills and the run queue) and the gateway (UI and public API) each run as a real gRPC/HTTP
+server on loopback; runs execute in worker subprocesses. Editing the module reloads the code
+location. Ctrl-C stops everything, newest first.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ __all__ = ["register"]
 
 log = get_logger("rivers.dev")
 
-_SERVICES = ("planner", "codeserver", "ui")
+_SERVICES = ("planner", "codeserver", "daemon", "ui")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "dev",
         help="run the whole stack for a code location in one process (UI on :3000)",
-        description="Start storage (embedded, under --dir), the planner, the code server with "
-        "its run queue, and the UI/API gateway for MODULE, each on loopback. Editing the "
-        "module reloads it. Ctrl-C stops everything.",
+        description="Start storage (embedded, under --dir), the planner, the code server and "
+        "its daemon (schedules, sensors, run queue), and the UI/API gateway for MODULE, each "
+        "on loopback. Editing the module reloads it. Ctrl-C stops everything.",
     )
     parser.add_argument("module", help="module of the code location, e.g. my_pkg.pipelines")
     parser.add_argument("--port", type=int, default=3000, help="UI/HTTP port (default 3000)")
@@ -98,6 +99,20 @@ async def _run_stack(args: argparse.Namespace, console: Console) -> None:
             )
         )
         handles.append(code)
+        # Exactly one daemon per location: the code server's start() never starts one (only
+        # `rivers serve` does), so dev starts it here, dialing the code server directly.
+        if getattr(code, "daemon", None) is None:
+            daemon = await starters["daemon"](
+                _settings(
+                    starters["daemon"],
+                    **common,
+                    grpc_port=0,
+                    location_name=code.location.name,
+                    location_identity=code.location.identity,
+                    codeserver_address=f"127.0.0.1:{code.grpc_port}",
+                )
+            )
+            handles.append(daemon)
         gateway = await starters["ui"](
             _settings(
                 starters["ui"],

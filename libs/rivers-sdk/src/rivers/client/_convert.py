@@ -16,25 +16,38 @@ from rivers._convert.definitions import asset_from_proto, asset_to_proto
 from rivers._convert.events import event_from_proto
 from rivers._convert.partitions import backfill_to_proto as strategy_to_proto
 from rivers._convert.runs import (
+    instigator_type_from_proto,
+    instigator_type_to_proto,
     pool_holder_from_proto,
     pool_info_from_proto,
     selection_to_proto,
     status_to_proto,
+    tick_status_from_proto,
+    tick_status_to_proto,
 )
 from rivers._proto.rivers.v1 import api_pb2, runs_pb2
-from rivers.client.models import AssetDetails, AssetSummary, CodeLocationInfo, PoolDetails
+from rivers.client.models import (
+    AssetDetails,
+    AssetSummary,
+    CodeLocationInfo,
+    InstigatorInfo,
+    PoolDetails,
+)
 from rivers.errors import RiversError
 from rivers.partitions import BackfillStrategy
-from rivers.storage.records import RunStatus
+from rivers.storage.records import RunStatus, TickStatus
 
 __all__ = [
     "asset_details_from_proto",
     "asset_summary_from_proto",
     "asset_summary_to_proto",
     "config_fields",
+    "instigator_info_from_proto",
+    "instigator_info_to_proto",
     "launch_backfill_request",
     "launch_run_request",
     "list_runs_request",
+    "list_ticks_request",
     "location_info_from_proto",
     "location_info_to_proto",
     "pool_details_from_proto",
@@ -101,6 +114,45 @@ def pool_details_from_proto(msg: api_pb2.GetPoolResponse) -> PoolDetails:
     return PoolDetails(
         info=pool_info_from_proto(msg.pool),
         holders=tuple(pool_holder_from_proto(h) for h in msg.holders),
+    )
+
+
+def instigator_info_to_proto(info: InstigatorInfo) -> runs_pb2.InstigatorState:
+    """Encode a schedule, sensor or automation instigator with its state."""
+    last = info.last_tick_status
+    return runs_pb2.InstigatorState(
+        location_id=info.location_id,
+        name=info.name,
+        type=instigator_type_to_proto(info.type),  # type: ignore[arg-type]  # enum value by name
+        running=info.running,
+        cursor=info.cursor,
+        last_tick_time=info.last_tick_time,
+        last_tick_status=0 if last is None else tick_status_to_proto(last),  # type: ignore[arg-type]  # enum value by name
+        next_tick_time=info.next_tick_time,
+        cron=info.cron,
+        minimum_interval=info.minimum_interval,
+    )
+
+
+def instigator_info_from_proto(msg: runs_pb2.InstigatorState) -> InstigatorInfo:
+    """Decode an instigator with its state.
+
+    Raises:
+        ValueError: its type is unspecified.
+    """
+    return InstigatorInfo(
+        location_id=msg.location_id,
+        name=msg.name,
+        type=instigator_type_from_proto(msg.type),
+        running=msg.running,
+        cursor=msg.cursor if msg.HasField("cursor") else None,
+        last_tick_time=msg.last_tick_time if msg.HasField("last_tick_time") else None,
+        last_tick_status=(
+            tick_status_from_proto(msg.last_tick_status) if msg.last_tick_status else None
+        ),
+        next_tick_time=msg.next_tick_time if msg.HasField("next_tick_time") else None,
+        cron=msg.cron if msg.HasField("cron") else None,
+        minimum_interval=msg.minimum_interval if msg.HasField("minimum_interval") else None,
     )
 
 
@@ -209,4 +261,34 @@ def list_runs_request(
         asset_key=asset_key,
         page_size=page_size,
         page_token=page_token,
+    )
+
+
+def _tick_status(status: TickStatus | str) -> TickStatus:
+    try:
+        return TickStatus(status.upper() if isinstance(status, str) else status)
+    except ValueError:
+        known = ", ".join(s.value for s in TickStatus)
+        raise RiversError(f"unknown tick status {status!r} (one of {known})") from None
+
+
+def list_ticks_request(
+    *,
+    location: str | None,
+    instigator: str | None,
+    statuses: Iterable[TickStatus | str] | None,
+    limit: int,
+    before: float | None,
+) -> api_pb2.ListTicksRequest:
+    """The request for the newest ticks (``before``: only ticks started earlier).
+
+    Raises:
+        RiversError: an unknown tick status.
+    """
+    return api_pb2.ListTicksRequest(
+        location=location,
+        instigator=instigator,
+        statuses=[tick_status_to_proto(_tick_status(s)) for s in statuses or ()],  # type: ignore[misc]  # enum ints
+        limit=limit,
+        before=before,
     )

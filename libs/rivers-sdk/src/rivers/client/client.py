@@ -7,15 +7,33 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Self
 
 from rivers._convert.events import event_from_proto
-from rivers._convert.runs import backfill_from_proto, pool_info_from_proto, run_from_proto
+from rivers._convert.runs import (
+    backfill_from_proto,
+    pool_info_from_proto,
+    run_from_proto,
+    tick_from_proto,
+)
 from rivers._proto.rivers.v1 import api_pb2
 from rivers.client import _convert
 from rivers.client._raw import RawClient
-from rivers.client.models import AssetDetails, AssetSummary, CodeLocationInfo, PoolDetails
+from rivers.client.models import (
+    AssetDetails,
+    AssetSummary,
+    CodeLocationInfo,
+    InstigatorInfo,
+    PoolDetails,
+)
 from rivers.errors import RiversError, UserCodeError
 from rivers.execution.events import ErrorInfo, RunEvent
 from rivers.partitions import BackfillStrategy
-from rivers.storage.records import BackfillRecord, PoolInfo, RunRecord, RunStatus
+from rivers.storage.records import (
+    BackfillRecord,
+    PoolInfo,
+    RunRecord,
+    RunStatus,
+    TickRecord,
+    TickStatus,
+)
 
 __all__ = ["RiversClient"]
 
@@ -342,6 +360,136 @@ class RiversClient:
                     f"({backfill.status}, {backfill.runs_done}/{backfill.runs_total} runs done)"
                 )
             time.sleep(poll)
+
+    def cancel_backfill(self, backfill_id: str) -> BackfillRecord:
+        """Cancel a backfill and its runs; returns it ``CANCELED``.
+
+        No more of its runs are queued; queued ones are canceled and running ones asked to
+        stop (as :meth:`cancel_run`). Cancelling a canceled backfill again changes nothing.
+
+        Raises:
+            NotFoundError: no such backfill.
+            InvalidRequestError: it has already completed or failed.
+
+        Example:
+            >>> client.cancel_backfill(backfill.backfill_id).status  # doctest: +SKIP
+            <BackfillState.CANCELED: 'CANCELED'>
+        """
+        reply = self._raw.call(
+            "CancelBackfill", api_pb2.CancelBackfillRequest(backfill_id=backfill_id)
+        )
+        return backfill_from_proto(reply.backfill)
+
+    def retry_backfill_failures(self, backfill_id: str) -> BackfillRecord:
+        """Re-run the partitions that failed in a finished backfill, as a new backfill.
+
+        The new backfill (``REQUESTED``) has the same assets, strategy, config and tags, and
+        names the original in ``parent_backfill_id``.
+
+        Raises:
+            NotFoundError: no such backfill.
+            InvalidRequestError: it has not finished, no partition of it failed, or its
+                assets no longer fit the location's definitions.
+
+        Example:
+            >>> retry = client.retry_backfill_failures(backfill.backfill_id)  # doctest: +SKIP
+            >>> retry.requested, retry.parent_backfill_id  # doctest: +SKIP
+            (2, '3fa2c1d0e9b8')
+        """
+        reply = self._raw.call(
+            "RetryBackfillFailures",
+            api_pb2.RetryBackfillFailuresRequest(backfill_id=backfill_id),
+            idempotent=False,
+        )
+        return backfill_from_proto(reply.backfill)
+
+    # --- schedules, sensors, automation ---------------------------------------------------
+
+    def list_instigators(self, location: str | None = None) -> list[InstigatorInfo]:
+        """Schedules, sensors and automation conditions of one code location or of all.
+
+        Each comes with whether it runs (stored, else its default from code), its cursor, its
+        latest tick and, while running, when it ticks next.
+
+        Raises:
+            NotFoundError: no code location has that name.
+
+        Example:
+            >>> [(i.name, i.type, i.running) for i in client.list_instigators()]  # doctest: +SKIP
+            [('nightly', <InstigatorType.SCHEDULE: 'SCHEDULE'>, True)]
+        """
+        reply = self._raw.call("ListInstigators", api_pb2.ListInstigatorsRequest(location=location))
+        return [_convert.instigator_info_from_proto(m) for m in reply.instigators]
+
+    def start_instigator(self, name: str, location: str | None = None) -> InstigatorInfo:
+        """Switch a schedule or sensor on (``"automation"``: the automation conditions).
+
+        The switch is stored and wins over the definition's ``default_status``; the
+        location's daemon picks it up on its next tick.
+
+        Raises:
+            NotFoundError: the location defines no schedule or sensor of that name.
+            InvalidRequestError: no ``location`` while several are registered, or it has not
+                published its definitions.
+
+        Example:
+            >>> client.start_instigator("nightly").running  # doctest: +SKIP
+            True
+        """
+        return self._set_instigator(name, location, running=True)
+
+    def stop_instigator(self, name: str, location: str | None = None) -> InstigatorInfo:
+        """Switch a schedule or sensor off (``"automation"``: the automation conditions).
+
+        Raises:
+            NotFoundError: the location defines no schedule or sensor of that name.
+            InvalidRequestError: no ``location`` while several are registered, or it has not
+                published its definitions.
+
+        Example:
+            >>> client.stop_instigator("new_files", location="ingest").running  # doctest: +SKIP
+            False
+        """
+        return self._set_instigator(name, location, running=False)
+
+    def _set_instigator(self, name: str, location: str | None, *, running: bool) -> InstigatorInfo:
+        request = api_pb2.SetInstigatorStatusRequest(location=location, name=name, running=running)
+        reply = self._raw.call("SetInstigatorStatus", request)
+        return _convert.instigator_info_from_proto(reply.instigator)
+
+    def list_ticks(
+        self,
+        *,
+        location: str | None = None,
+        instigator: str | None = None,
+        statuses: Iterable[TickStatus | str] | None = None,
+        limit: int = 100,
+        before: float | None = None,
+    ) -> list[TickRecord]:
+        """The newest ticks (evaluations of schedules, sensors and automation), newest first.
+
+        Args:
+            location: only ticks of this code location (by name).
+            instigator: only ticks of this schedule or sensor (``"automation"``: the
+                automation conditions).
+            statuses: only ticks that ended so (``"FAILURE"``, ``TickStatus.SKIPPED`` ...).
+            limit: ticks to return at most (the gateway caps it at 1000).
+            before: only ticks started before this POSIX time; pass the oldest
+                ``timestamp`` of a page to read the next.
+
+        Raises:
+            NotFoundError: no code location has that name.
+            RiversError: an unknown tick status.
+
+        Example:
+            >>> ticks = client.list_ticks(statuses=["FAILURE"], limit=5)  # doctest: +SKIP
+            >>> print(ticks[0].error.traceback)  # doctest: +SKIP
+        """
+        request = _convert.list_ticks_request(
+            location=location, instigator=instigator, statuses=statuses, limit=limit, before=before
+        )
+        reply = self._raw.call("ListTicks", request)
+        return [tick_from_proto(m) for m in reply.ticks]
 
     # --- pools ---------------------------------------------------------------------------
 

@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict
 
 from rivers.definitions.snapshot import AssetSnap
 from rivers.execution.events import RunEvent
-from rivers.storage.records import PoolInfo, PoolSlotHolder
+from rivers.storage.records import InstigatorType, PoolInfo, PoolSlotHolder, TickStatus
 
-__all__ = ["AssetDetails", "AssetSummary", "CodeLocationInfo", "PoolDetails"]
+__all__ = ["AssetDetails", "AssetSummary", "CodeLocationInfo", "InstigatorInfo", "PoolDetails"]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
@@ -92,3 +92,36 @@ class PoolDetails(BaseModel):
 
     info: PoolInfo
     holders: tuple[PoolSlotHolder, ...] = ()
+
+
+class InstigatorInfo(BaseModel):
+    """A schedule, a sensor or a location's automation conditions, with its state.
+
+    Attributes:
+        location_id: identity of the code location defining it.
+        name: the schedule's or sensor's name; ``"automation"`` for the automation conditions.
+        type: schedule, sensor or automation.
+        running: whether the daemon evaluates it: switched on or off through the API, else
+            the default from code (``default_status``; the automation conditions run by
+            default).
+        cursor: a sensor's cursor after its latest tick.
+        last_tick_time: POSIX seconds its latest tick started.
+        last_tick_status: how its latest tick ended.
+        next_tick_time: while running, a schedule's next cron time or a sensor's earliest
+            next evaluation (latest tick + minimum interval; unknown before its first tick).
+        cron: a schedule's cron expression.
+        minimum_interval: a sensor's minimum seconds between evaluations.
+    """
+
+    model_config = _FROZEN
+
+    location_id: str
+    name: str
+    type: InstigatorType
+    running: bool
+    cursor: str | None = None
+    last_tick_time: float | None = None
+    last_tick_status: TickStatus | None = None
+    next_tick_time: float | None = None
+    cron: str | None = None
+    minimum_interval: float | None = None

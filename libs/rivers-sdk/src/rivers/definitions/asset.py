@@ -16,6 +16,7 @@ from rivers.definitions.signature import FunctionSpec, analyze_function
 from rivers.errors import DefinitionError
 
 if TYPE_CHECKING:
+    from rivers.automation.condition import AutomationCondition
     from rivers.definitions.graph import GraphDefinition
     from rivers.definitions.multi import MultiAsset
     from rivers.execution.io import IOHandler
@@ -64,10 +65,13 @@ class Asset:
             partition).
         code_version: a version string of the asset's code.
         description: defaults to the function's docstring.
+        automation_condition: when the location's daemon requests the asset by itself
+            (``rs.AutomationCondition.eager()``, ``.on_cron("0 6 * * *")`` ...).
     """
 
     __slots__ = (
         "_frozen",
+        "automation_condition",
         "backfill_strategy",
         "code_version",
         "description",
@@ -106,6 +110,7 @@ class Asset:
     step_name: str | None
     code_version: str | None
     description: str | None
+    automation_condition: AutomationCondition | None
 
     @overload
     def __new__(cls, fn: Callable[..., Any], /) -> Asset: ...
@@ -130,6 +135,7 @@ class Asset:
         pool_slots: int = 1,
         code_version: str | None = None,
         description: str | None = None,
+        automation_condition: AutomationCondition | None = None,
     ) -> Callable[[Callable[..., Any]], Asset]: ...
 
     def __new__(cls, fn: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
@@ -166,6 +172,7 @@ class Asset:
         pool_slots: int = 1,
         code_version: str | None = None,
         description: str | None = None,
+        automation_condition: AutomationCondition | None = None,
     ) -> Asset:
         if not callable(fn):
             raise TypeError(f"@rs.Asset decorates functions, not {fn!r}")
@@ -193,6 +200,7 @@ class Asset:
             pool_slots=pool_slots,
             code_version=code_version,
             description=description if description is not None else _doc(fn),
+            automation_condition=automation_condition,
         )
 
     @classmethod
@@ -217,6 +225,7 @@ class Asset:
         graph: GraphDefinition | None = None,
         node_io_handler: Any = None,
         step_name: str | None = None,
+        automation_condition: Any = None,
     ) -> Asset:
         self = object.__new__(cls)
         set_ = object.__setattr__
@@ -250,6 +259,7 @@ class Asset:
         set_(self, "graph", graph)
         set_(self, "node_io_handler", _check_io_handler(node_io_handler, key))
         set_(self, "step_name", step_name)
+        set_(self, "automation_condition", _check_condition(automation_condition, key))
         executor = self.metadata.get(EXECUTOR_METADATA_KEY)
         if executor is not None and executor.value not in _KNOWN_EXECUTORS:
             raise DefinitionError(
@@ -308,6 +318,7 @@ class Asset:
         group: str | None = None,
         code_version: str | None = None,
         description: str | None = None,
+        automation_condition: AutomationCondition | None = None,
     ) -> Callable[[Callable[[], Any]], Asset]:
         """Compose ``@rs.Task`` calls into one asset whose tasks are separate plan steps.
 
@@ -331,6 +342,7 @@ class Asset:
             group=group,
             code_version=code_version,
             description=description,
+            automation_condition=automation_condition,
         )
 
     @staticmethod
@@ -348,12 +360,14 @@ class Asset:
         pool: str | Sequence[str] | None = None,
         pool_slots: int = 1,
         code_version: str | None = None,
+        automation_condition: AutomationCondition | None = None,
     ) -> Callable[[Callable[..., Any]], MultiAsset]:
         """One function (one step) producing several assets, yielding ``rs.Output`` each.
 
         The function yields ``rs.Output(value, output_name="users")`` per output; a run that
         selects only some outputs still calls it once, with ``context.output_selection``
-        naming the selected ones so it can skip the rest.
+        naming the selected ones so it can skip the rest. ``automation_condition`` applies to
+        every output.
         """
         from rivers.definitions.multi import multi_asset_decorator
 
@@ -370,6 +384,7 @@ class Asset:
             pool=pool,
             pool_slots=pool_slots,
             code_version=code_version,
+            automation_condition=automation_condition,
         )
 
     @property
@@ -444,6 +459,19 @@ def _check_io_handler(handler: Any, key: str) -> Any:
             f"asset {key!r}: io_handler must be an rs.IOHandler instance, not {handler!r}"
         )
     return handler
+
+
+def _check_condition(condition: Any, key: str) -> Any:
+    if condition is None:
+        return None
+    from rivers.automation.condition import AutomationCondition
+
+    if not isinstance(condition, AutomationCondition):
+        raise DefinitionError(
+            f"asset {key!r}: automation_condition must be an rs.AutomationCondition, "
+            f"not {condition!r}"
+        )
+    return condition
 
 
 def _check_pools(pool: Any, key: str) -> tuple[str, ...]:

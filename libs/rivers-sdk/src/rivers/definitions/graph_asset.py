@@ -27,6 +27,7 @@ def graph_asset_decorator(
     group: str | None,
     code_version: str | None,
     description: str | None,
+    automation_condition: Any = None,
 ) -> Callable[[Callable[[], Any]], Asset]:
     """The decorator behind ``rs.Asset.from_graph(...)``."""
 
@@ -81,6 +82,7 @@ def graph_asset_decorator(
             backfill_strategy=backfill_strategy,
             graph=graph,
             node_io_handler=node_io_handler,
+            automation_condition=automation_condition,
         )
 
     return decorator

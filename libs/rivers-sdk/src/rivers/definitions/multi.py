@@ -58,6 +58,7 @@ def multi_asset_decorator(
     pool: Any,
     pool_slots: int,
     code_version: str | None,
+    automation_condition: Any = None,
 ) -> Callable[[Callable[..., Any]], MultiAsset]:
     """The decorator behind ``rs.Asset.from_multi(...)``."""
     outputs = list(output_defs)
@@ -91,6 +92,7 @@ def multi_asset_decorator(
                 pool=pool,
                 pool_slots=pool_slots,
                 step_name=step,
+                automation_condition=automation_condition,
             )
             for o in outputs
         )

@@ -138,6 +138,8 @@ class CodeRepository:
                 raise DefinitionError(f"{kind}= takes rs.{cls.__name__} objects, got {item!r}")
             if isinstance(item, Sensor) and item.fn is None:
                 raise DefinitionError(f"sensor {item.name!r} has no function")
+            if isinstance(item, Schedule):
+                item.check_complete()
             if item.name in by_name:
                 raise DefinitionError(
                     f"duplicate schedule/sensor name {item.name!r} (names are unique per location)"

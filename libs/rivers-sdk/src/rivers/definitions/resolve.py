@@ -259,6 +259,7 @@ def _snap(
         "pools": asset.pools,
         "pool_slots": asset.pool_slots,
         "graph": _graph_snap(asset, inputs),
+        "automation_condition": asset.automation_condition,
     }
 
 

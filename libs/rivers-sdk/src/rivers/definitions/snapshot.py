@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from rivers.automation.condition import AnyCondition
 from rivers.definitions.metadata import MetadataValue
 from rivers.definitions.retry import RetryPolicy
 from rivers.partitions import BackfillStrategy, PartitionMapping, PartitionsDefinition
@@ -107,6 +108,7 @@ class AssetSnap(BaseModel):
     pools: tuple[str, ...] = ()
     pool_slots: int = 1
     graph: GraphSnap | None = None
+    automation_condition: AnyCondition | None = None
 
     @property
     def upstream_keys(self) -> tuple[str, ...]:

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rivers.errors import StorageError
 from rivers.storage._base import StorageBase
-from rivers.storage.records import BackfillRecord, BackfillState
+from rivers.storage.records import BackfillRecord, BackfillState, RunStatus
 
-__all__ = ["BackfillStore"]
+__all__ = ["BACKFILL_TAG", "BackfillStore"]
 
 _FIELDS = "* OMIT id"
+#: The run tag naming the backfill a run belongs to (indexed).
+BACKFILL_TAG = "rivers/backfill"
+
+# A queued run never started, so it is canceled outright (a claim only takes QUEUED runs);
+# one in flight is asked to stop, as request_run_cancel does, and its executor finishes it.
+_CANCEL = f"""
+BEGIN;
+LET $now = $at;
+LET $canceled = (UPDATE type::record('backfill', $id) SET status = 'CANCELED', end_time = $now
+    WHERE status IN ['REQUESTED', 'IN_PROGRESS'] RETURN VALUE backfill_id);
+IF $canceled != [] {{
+    UPDATE run SET status = 'CANCELED', end_time = $now,
+        failure_reason = 'canceled with its backfill before it started'
+        WHERE tags.`{BACKFILL_TAG}` = $id AND status = 'QUEUED' RETURN NONE;
+    UPDATE run SET status = 'CANCELING' WHERE tags.`{BACKFILL_TAG}` = $id
+        AND status IN ['STARTING', 'STARTED'] RETURN NONE;
+}};
+COMMIT;
+SELECT {_FIELDS} FROM type::record('backfill', $id);
+"""
 
 
 class BackfillStore(StorageBase):
@@ -113,6 +134,31 @@ class BackfillStore(StorageBase):
                 "failed": failed_partitions,
             },
         )
+
+    def cancel_backfill(self, backfill_id: str) -> BackfillRecord:
+        """Cancel a backfill that has not finished; returns it as stored afterwards.
+
+        In one transaction the backfill becomes ``CANCELED`` (a final state: the backfill
+        daemon creates no more runs for it), its queued runs become ``CANCELED`` and its
+        starting or running runs ``CANCELING`` (their executors stop them). A backfill that
+        already finished is returned unchanged, so the caller can tell from its status.
+
+        Raises:
+            StorageError: no such backfill.
+        """
+        result = self._q(_CANCEL, {"id": backfill_id, "at": time.time()})
+        rows = result[-1]
+        if not rows:
+            raise StorageError(f"no backfill {backfill_id!r}")
+        return BackfillRecord.model_validate(rows[0])
+
+    def get_backfill_run_statuses(self, backfill_id: str) -> dict[str, RunStatus]:
+        """The status of every run of a backfill (runs tagged ``rivers/backfill=<id>``)."""
+        (rows,) = self._q(
+            f"SELECT run_id, status FROM run WHERE tags.`{BACKFILL_TAG}` = $id;",
+            {"id": backfill_id},
+        )
+        return {r["run_id"]: RunStatus(r["status"]) for r in rows}
 
     def _update(self, backfill_id: str, clause: str, variables: dict[str, Any]) -> BackfillRecord:
         (rows,) = self._q(

@@ -54,13 +54,14 @@ class StorageBase:
             return conn
         with self._open_lock:
             if self._conn is None or self._conn.closed:
-                self._conn = self._connect()
+                fresh = self._connect()
                 try:
-                    self._migrate(self._conn)
+                    self._migrate(fresh)
                 except BaseException:
-                    self._conn.close()
-                    self._conn = None
+                    fresh.close()
                     raise
+                # Published only once migrated: other threads take the fast path above.
+                self._conn = fresh
             return self._conn
 
     def _connect(self) -> Connection:

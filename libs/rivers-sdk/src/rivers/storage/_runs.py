@@ -9,15 +9,24 @@ from typing import Any
 
 from rivers.errors import StorageError
 from rivers.storage._base import StorageBase
-from rivers.storage.records import LocationRecord, RunRecord, RunStatus
+from rivers.storage.records import LocationRecord, RunRecord, RunStatus, priority_from_tags
 
-__all__ = ["RunStore"]
+__all__ = ["RUN_FIELDS", "RunStore", "run_row"]
 
-_RUN_FIELDS = (
+RUN_FIELDS = (
     "run_id, location_id, status, created_at, start_time, end_time, tags, job_name, "
     "selection, asset_keys, snapshot_id, failure_reason, config, partitions, heartbeat_at, "
-    "worker"
+    "worker, run_key, priority"
 )
+
+
+def run_row(run: RunRecord) -> dict[str, Any]:
+    """A run as stored; the ``rivers/priority`` tag, when it holds an int, sets its priority."""
+    data = run.model_dump(mode="json", exclude_none=True)
+    tagged = priority_from_tags(run.tags)
+    if tagged is not None:
+        data["priority"] = tagged
+    return data
 
 
 class RunStore(StorageBase):
@@ -92,12 +101,12 @@ class RunStore(StorageBase):
         """Store a new run.
 
         Raises:
-            StorageError: a run with that id exists already.
+            StorageError: a run with that id, or with its ``run_key`` in its location, exists
+                already.
         """
-        data = run.model_dump(mode="json", exclude_none=True)
         self._q(
             "CREATE type::record('run', $id) CONTENT $data RETURN NONE;",
-            {"id": run.run_id, "data": data},
+            {"id": run.run_id, "data": run_row(run)},
         )
 
     def update_run(
@@ -124,7 +133,7 @@ class RunStore(StorageBase):
         if failure_reason is not None:
             changes["failure_reason"] = failure_reason
         (rows,) = self._q(
-            f"UPDATE type::record('run', $id) MERGE $changes RETURN {_RUN_FIELDS};",
+            f"UPDATE type::record('run', $id) MERGE $changes RETURN {RUN_FIELDS};",
             {"id": run_id, "changes": changes},
         )
         if not rows:
@@ -134,38 +143,20 @@ class RunStore(StorageBase):
     def request_run_cancel(self, run_id: str) -> bool:
         """Ask a queued or running run to stop; False when it has already finished.
 
-        The run's executor sees ``CANCELING`` within about half a second, stops launching
-        steps, terminates running ones and marks the run ``CANCELED``.
+        A ``QUEUED`` run is ``CANCELED`` at once (nothing executes it). For a started one the
+        executor sees ``CANCELING`` within about half a second, stops launching steps,
+        terminates running ones and marks the run ``CANCELED``.
         """
         (rows,) = self._q(
-            "UPDATE type::record('run', $id) SET status = 'CANCELING' WHERE status IN "
-            "['QUEUED', 'STARTING', 'STARTED'] RETURN AFTER;",
-            {"id": run_id},
+            "UPDATE type::record('run', $id) SET "
+            "end_time = IF status = 'QUEUED' THEN $now ELSE end_time END, "
+            "failure_reason = IF status = 'QUEUED' THEN 'canceled before it started' "
+            "ELSE failure_reason END, "
+            "status = IF status = 'QUEUED' THEN 'CANCELED' ELSE 'CANCELING' END "
+            "WHERE status IN ['QUEUED', 'STARTING', 'STARTED'] RETURN AFTER;",
+            {"id": run_id, "now": time.time()},
         )
         return bool(rows)
-
-    def claim_queued_runs(
-        self, location_id: str, *, limit: int = 1, worker: str | None = None
-    ) -> list[RunRecord]:
-        """Atomically move up to ``limit`` of a location's oldest queued runs to STARTING.
-
-        One conditional update per run (``WHERE status = 'QUEUED'``), so two claimers never
-        both win the same run.
-        """
-        (candidates,) = self._q(
-            "SELECT run_id, created_at FROM run WHERE location_id = $loc AND status = 'QUEUED' "
-            "ORDER BY created_at LIMIT $limit;",
-            {"loc": location_id, "limit": int(limit)},
-        )
-        claimed: list[RunRecord] = []
-        for row in candidates:
-            (rows,) = self._q(
-                "UPDATE type::record('run', $id) SET status = 'STARTING', worker = $worker, "
-                f"heartbeat_at = $now WHERE status = 'QUEUED' RETURN {_RUN_FIELDS};",
-                {"id": row["run_id"], "worker": worker, "now": time.time()},
-            )
-            claimed.extend(RunRecord.model_validate(r) for r in rows)
-        return claimed
 
     def heartbeat_run(self, run_id: str, worker: str) -> None:
         """Record that ``worker`` is still executing the run."""
@@ -193,14 +184,14 @@ class RunStore(StorageBase):
         (rows,) = self._q(
             f"UPDATE run SET status = 'FAILURE', end_time = $now, failure_reason = "
             f"'the run worker stopped heartbeating (its code server or process died)' "
-            f"WHERE {where} RETURN {_RUN_FIELDS};",
+            f"WHERE {where} RETURN {RUN_FIELDS};",
             variables,
         )
         return [RunRecord.model_validate(r) for r in rows]
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The stored run, or ``None``."""
-        (rows,) = self._q(f"SELECT {_RUN_FIELDS} FROM type::record('run', $id);", {"id": run_id})
+        (rows,) = self._q(f"SELECT {RUN_FIELDS} FROM type::record('run', $id);", {"id": run_id})
         return RunRecord.model_validate(rows[0]) if rows else None
 
     def get_runs(
@@ -225,7 +216,7 @@ class RunStore(StorageBase):
             variables["before"] = created_before
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         (rows,) = self._q(
-            f"SELECT {_RUN_FIELDS} FROM run{clause} ORDER BY created_at DESC LIMIT $limit;",
+            f"SELECT {RUN_FIELDS} FROM run{clause} ORDER BY created_at DESC LIMIT $limit;",
             variables,
         )
         return [RunRecord.model_validate(r) for r in rows]

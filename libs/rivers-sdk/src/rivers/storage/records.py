@@ -1,24 +1,36 @@
-"""Records kept in storage: runs, asset records, code locations, backfills, pools."""
+"""Records kept in storage: runs, asset records, code locations, backfills, pools, ticks."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from rivers.definitions.metadata import MetadataValue
+from rivers.execution.events import ErrorInfo
 
 __all__ = [
+    "PRIORITY_TAG",
     "AssetRecord",
     "BackfillRecord",
     "BackfillState",
+    "InstigatorState",
+    "InstigatorType",
     "LocationRecord",
     "PoolInfo",
     "PoolSlotHolder",
+    "RunQueueConfig",
     "RunRecord",
     "RunStatus",
+    "TagConcurrencyLimit",
+    "TickRecord",
+    "TickStatus",
+    "priority_from_tags",
 ]
+
+#: The run tag holding a run's queue priority (an integer; higher is claimed first).
+PRIORITY_TAG = "rivers/priority"
 
 _FROZEN = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
@@ -61,6 +73,20 @@ class RunRecord(BaseModel):
     partitions: dict[str, Any] | None = None
     heartbeat_at: float | None = None
     worker: str | None = None
+    run_key: str | None = None
+    priority: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _priority_from_tag(cls, data: Any) -> Any:
+        # A run built with the priority tag and no explicit priority takes the tag's value.
+        if isinstance(data, dict) and data.get("priority") is None:
+            tagged = priority_from_tags(data.get("tags") or {})
+            if tagged is not None:
+                data = {**data, "priority": tagged}
+            elif "priority" in data:
+                data = {k: v for k, v in data.items() if k != "priority"}
+        return data
 
     @property
     def duration(self) -> float | None:
@@ -68,6 +94,17 @@ class RunRecord(BaseModel):
         if self.start_time is None or self.end_time is None:
             return None
         return self.end_time - self.start_time
+
+
+def priority_from_tags(tags: dict[str, str]) -> int | None:
+    """The integer in a run's ``rivers/priority`` tag, or ``None`` (absent or not an int)."""
+    value = tags.get(PRIORITY_TAG) if isinstance(tags, dict) else None
+    if value is None:
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
 
 
 class AssetRecord(BaseModel):
@@ -195,3 +232,114 @@ class PoolSlotHolder(BaseModel):
     owner: str
     claimed_at: float
     lease_expires_at: float
+
+
+class TickStatus(StrEnum):
+    """Outcome of one evaluation of a schedule, sensor or automation."""
+
+    STARTED = "STARTED"
+    SUCCESS = "SUCCESS"
+    SKIPPED = "SKIPPED"
+    FAILURE = "FAILURE"
+
+
+class InstigatorType(StrEnum):
+    """What launches runs on its own: a schedule, a sensor, or automation conditions."""
+
+    SCHEDULE = "SCHEDULE"
+    SENSOR = "SENSOR"
+    AUTOMATION = "AUTOMATION"
+
+
+class TickRecord(BaseModel):
+    """One evaluation of an instigator: when, its outcome, and what it requested."""
+
+    model_config = _FROZEN
+
+    tick_id: str
+    location_id: str
+    instigator: str
+    type: InstigatorType
+    status: TickStatus
+    timestamp: float
+    scheduled_time: float | None = None
+    run_ids: tuple[str, ...] = ()
+    backfill_ids: tuple[str, ...] = ()
+    run_keys: tuple[str, ...] = ()
+    skip_reason: str | None = None
+    error: ErrorInfo | None = None
+    cursor: str | None = None
+    duration_ms: float = 0.0
+    requested: int = 0
+
+
+class InstigatorState(BaseModel):
+    """The stored state of a schedule or sensor of a location.
+
+    ``status`` is ``None`` while nobody has started or stopped it: the default from code
+    applies.
+    """
+
+    model_config = _FROZEN
+
+    location_id: str
+    name: str
+    type: InstigatorType
+    status: Literal["RUNNING", "STOPPED"] | None = None
+    cursor: str | None = None
+    last_tick_time: float | None = None
+    last_tick_status: TickStatus | None = None
+    updated_at: float
+
+
+class TagConcurrencyLimit(BaseModel):
+    """At most ``limit`` in-progress runs with a tag (Dagster's tag concurrency limits).
+
+    ``key`` alone limits every run carrying the tag, whatever its value; with ``value``, only
+    runs whose tag has that value; with ``per_value``, each distinct value of the tag gets its
+    own ``limit``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    key: str
+    value: str | None = None
+    limit: int
+    per_value: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> TagConcurrencyLimit:
+        if not self.key:
+            raise ValueError("a tag concurrency limit needs a tag key")
+        if self.limit < 0:
+            raise ValueError(f"tag {self.key!r}: limit {self.limit} must be >= 0")
+        if self.per_value and self.value is not None:
+            raise ValueError(f"tag {self.key!r}: per_value limits take no value")
+        return self
+
+    def bucket(self, tags: dict[str, str]) -> str | None:
+        """The counter a run with ``tags`` counts against, or ``None`` if it is not limited."""
+        if self.key not in tags:
+            return None
+        if self.value is not None and tags[self.key] != self.value:
+            return None
+        return tags[self.key] if self.per_value else ""
+
+
+class RunQueueConfig(BaseModel):
+    """The global run queue limits, shared by every location's daemon.
+
+    ``max_concurrent_runs`` bounds the in-progress runs (``STARTING``, ``STARTED``,
+    ``CANCELING``) of all locations together; ``None`` is unlimited.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    max_concurrent_runs: int | None = None
+    tag_concurrency_limits: tuple[TagConcurrencyLimit, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> RunQueueConfig:
+        if self.max_concurrent_runs is not None and self.max_concurrent_runs < 0:
+            raise ValueError(f"max_concurrent_runs {self.max_concurrent_runs} must be >= 0")
+        return self

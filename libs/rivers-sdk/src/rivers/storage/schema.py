@@ -179,5 +179,59 @@ _V5 = """
 DEFINE FIELD IF NOT EXISTS config ON backfill TYPE option<object> FLEXIBLE;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+# Version 6: the per-location daemon. Runs get an idempotency key (unique per location; runs
+# without one are not indexed by it) and a queue priority. queue_order (= -priority, computed
+# by the engine) lets one ascending index (location, status, order, age) give the claim order
+# without sorting the queue, and find a location's runs of one status. In-progress runs are
+# counted by status, a backfill's runs found by tag. Ticks record every evaluation of a
+# schedule, sensor or automation; instigator rows keep their on/off state and cursor;
+# `run_queue:config` holds the global limits and `run_queue:lock` is the row every claim
+# writes, so claims are serialised. Automation reads asset records by seq.
+_V6 = """
+DEFINE FIELD IF NOT EXISTS run_key ON run TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS priority ON run TYPE int DEFAULT 0;
+DEFINE FIELD IF NOT EXISTS queue_order ON run TYPE int VALUE 0 - (priority ?? 0);
+UPDATE run SET priority = priority ?? 0 RETURN NONE;
+DEFINE INDEX IF NOT EXISTS run_key ON run FIELDS location_id, run_key UNIQUE;
+DEFINE INDEX IF NOT EXISTS run_queue_order ON run FIELDS location_id, status, queue_order,
+    created_at;
+DEFINE INDEX IF NOT EXISTS run_backfill ON run FIELDS tags['rivers/backfill'];
+
+DEFINE INDEX IF NOT EXISTS asset_record_seq ON asset_record FIELDS location_id, event_seq;
+
+DEFINE TABLE IF NOT EXISTS tick SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS tick_id ON tick TYPE string;
+DEFINE FIELD IF NOT EXISTS location_id ON tick TYPE string;
+DEFINE FIELD IF NOT EXISTS instigator ON tick TYPE string;
+DEFINE FIELD IF NOT EXISTS type ON tick TYPE string;
+DEFINE FIELD IF NOT EXISTS status ON tick TYPE string;
+DEFINE FIELD IF NOT EXISTS timestamp ON tick TYPE float;
+DEFINE FIELD IF NOT EXISTS scheduled_time ON tick TYPE option<float>;
+DEFINE FIELD IF NOT EXISTS run_ids ON tick TYPE array<string> DEFAULT [];
+DEFINE FIELD IF NOT EXISTS backfill_ids ON tick TYPE array<string> DEFAULT [];
+DEFINE FIELD IF NOT EXISTS run_keys ON tick TYPE array<string> DEFAULT [];
+DEFINE FIELD IF NOT EXISTS skip_reason ON tick TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS error ON tick TYPE option<object> FLEXIBLE;
+DEFINE FIELD IF NOT EXISTS cursor ON tick TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS duration_ms ON tick TYPE float DEFAULT 0.0;
+DEFINE FIELD IF NOT EXISTS requested ON tick TYPE int DEFAULT 0;
+DEFINE INDEX IF NOT EXISTS tick_instigator ON tick FIELDS location_id, instigator, timestamp;
+DEFINE INDEX IF NOT EXISTS tick_location ON tick FIELDS location_id, timestamp;
+DEFINE INDEX IF NOT EXISTS tick_timestamp ON tick FIELDS timestamp;
+
+DEFINE TABLE IF NOT EXISTS instigator SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS location_id ON instigator TYPE string;
+DEFINE FIELD IF NOT EXISTS name ON instigator TYPE string;
+DEFINE FIELD IF NOT EXISTS type ON instigator TYPE string;
+DEFINE FIELD IF NOT EXISTS status ON instigator TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS cursor ON instigator TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS last_tick_time ON instigator TYPE option<float>;
+DEFINE FIELD IF NOT EXISTS last_tick_status ON instigator TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS updated_at ON instigator TYPE float;
+DEFINE INDEX IF NOT EXISTS instigator_location ON instigator FIELDS location_id, name;
+
+DEFINE TABLE IF NOT EXISTS run_queue SCHEMALESS;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,21 +5,35 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rivers.storage._automation import AutomationStore
 from rivers.storage._backfills import BackfillStore
 from rivers.storage._events import EventStore
+from rivers.storage._instigators import InstigatorStore
 from rivers.storage._kv import KVStore
 from rivers.storage._partitions import DynamicPartitionStore
 from rivers.storage._pools import PoolStore
+from rivers.storage._queue import QueueStore
 from rivers.storage._runs import RunStore
 from rivers.storage._snapshots import SnapshotStore
+from rivers.storage._ticks import TickStore
 
 __all__ = ["Storage"]
 
 
 class Storage(
-    RunStore, EventStore, DynamicPartitionStore, BackfillStore, PoolStore, KVStore, SnapshotStore
+    RunStore,
+    QueueStore,
+    EventStore,
+    AutomationStore,
+    DynamicPartitionStore,
+    BackfillStore,
+    PoolStore,
+    TickStore,
+    InstigatorStore,
+    KVStore,
+    SnapshotStore,
 ):
-    """Typed access to a SurrealDB store: runs, events, assets, partitions, pools, KV.
+    """Typed access to a SurrealDB store: runs, queue, events, assets, ticks, pools, KV.
 
     Build one with a factory; the engine opens on first use (or :meth:`open`) and is closed by
     :meth:`close`, a ``with`` block, or at interpreter exit.

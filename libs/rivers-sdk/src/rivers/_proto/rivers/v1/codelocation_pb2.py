@@ -24,49 +24,50 @@ _sym_db = _symbol_database.Default()
 from rivers._proto.rivers.v1 import common_pb2 as rivers_dot_v1_dot_common__pb2
 from rivers._proto.rivers.v1 import definitions_pb2 as rivers_dot_v1_dot_definitions__pb2
 from rivers._proto.rivers.v1 import events_pb2 as rivers_dot_v1_dot_events__pb2
+from rivers._proto.rivers.v1 import partitions_pb2 as rivers_dot_v1_dot_partitions__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crivers/v1/codelocation.proto\x12\x16rivers.v1.codelocation\x1a\x16rivers/v1/common.proto\x1a\x1brivers/v1/definitions.proto\x1a\x16rivers/v1/events.proto\"\x14\n\x12GetServerIdRequest\"o\n\x13GetServerIdResponse\x12\x11\n\tserver_id\x18\x01 \x01(\t\x12\x15\n\rlocation_name\x18\x02 \x01(\t\x12\x19\n\x11location_identity\x18\x03 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x04 \x01(\t\"\x17\n\x15GetDefinitionsRequest\"J\n\x16GetDefinitionsResponse\x12\x30\n\x08snapshot\x18\x01 \x01(\x0b\x32\x1e.rivers.v1.DefinitionsSnapshot\"\"\n\x10LaunchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"6\n\x11LaunchRunResponse\x12\x10\n\x08launched\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\"6\n\x11\x45xecuteRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\"8\n\x12\x45xecuteRunResponse\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.rivers.v1.RunEvent\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"6\n\x11\x43\x61ncelRunResponse\x12\x10\n\x08\x63\x61nceled\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xe4\x01\n\x0eRunRequestSpec\x12\x14\n\x07run_key\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x11\n\tselection\x18\x02 \x03(\t\x12\x15\n\x08job_name\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x1a\n\rpartition_key\x18\x04 \x01(\tH\x02\x88\x01\x01\x12$\n\x04tags\x18\x05 \x03(\x0b\x32\x16.rivers.v1.StringEntry\x12%\n\x06\x63onfig\x18\x06 \x01(\x0b\x32\x15.rivers.v1.JsonObjectB\n\n\x08_run_keyB\x0b\n\t_job_nameB\x10\n\x0e_partition_key\"f\n\x13\x42\x61\x63kfillRequestSpec\x12\x11\n\tselection\x18\x01 \x03(\t\x12\x16\n\x0epartition_keys\x18\x02 \x03(\t\x12$\n\x04tags\x18\x03 \x03(\x0b\x32\x16.rivers.v1.StringEntry\"b\n\x1c\x44ynamicPartitionsRequestSpec\x12\x1b\n\x13partitions_def_name\x18\x01 \x01(\t\x12\x10\n\x08\x61\x64\x64_keys\x18\x02 \x03(\t\x12\x13\n\x0b\x64\x65lete_keys\x18\x03 \x03(\t\"|\n\x15\x45valuateSensorRequest\x12\x13\n\x0bsensor_name\x18\x01 \x01(\t\x12\x13\n\x06\x63ursor\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x1b\n\x0elast_tick_time\x18\x03 \x01(\x01H\x01\x88\x01\x01\x42\t\n\x07_cursorB\x11\n\x0f_last_tick_time\"\xe8\x02\n\x16\x45valuateSensorResponse\x12<\n\x0crun_requests\x18\x01 \x03(\x0b\x32&.rivers.v1.codelocation.RunRequestSpec\x12\x46\n\x11\x62\x61\x63kfill_requests\x18\x02 \x03(\x0b\x32+.rivers.v1.codelocation.BackfillRequestSpec\x12Y\n\x1b\x64ynamic_partitions_requests\x18\x03 \x03(\x0b\x32\x34.rivers.v1.codelocation.DynamicPartitionsRequestSpec\x12\x13\n\x06\x63ursor\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0bskip_reason\x18\x05 \x01(\tH\x01\x88\x01\x01\x12#\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x14.rivers.v1.ErrorInfoB\t\n\x07_cursorB\x0e\n\x0c_skip_reason\"H\n\x17\x45valuateScheduleRequest\x12\x15\n\rschedule_name\x18\x01 \x01(\t\x12\x16\n\x0escheduled_time\x18\x02 \x01(\x01\"\xa7\x01\n\x18\x45valuateScheduleResponse\x12<\n\x0crun_requests\x18\x01 \x03(\x0b\x32&.rivers.v1.codelocation.RunRequestSpec\x12\x18\n\x0bskip_reason\x18\x02 \x01(\tH\x00\x88\x01\x01\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x14.rivers.v1.ErrorInfoB\x0e\n\x0c_skip_reason2\xfa\x05\n\x0c\x43odeLocation\x12\x66\n\x0bGetServerId\x12*.rivers.v1.codelocation.GetServerIdRequest\x1a+.rivers.v1.codelocation.GetServerIdResponse\x12o\n\x0eGetDefinitions\x12-.rivers.v1.codelocation.GetDefinitionsRequest\x1a..rivers.v1.codelocation.GetDefinitionsResponse\x12`\n\tLaunchRun\x12(.rivers.v1.codelocation.LaunchRunRequest\x1a).rivers.v1.codelocation.LaunchRunResponse\x12\x65\n\nExecuteRun\x12).rivers.v1.codelocation.ExecuteRunRequest\x1a*.rivers.v1.codelocation.ExecuteRunResponse0\x01\x12`\n\tCancelRun\x12(.rivers.v1.codelocation.CancelRunRequest\x1a).rivers.v1.codelocation.CancelRunResponse\x12o\n\x0e\x45valuateSensor\x12-.rivers.v1.codelocation.EvaluateSensorRequest\x1a..rivers.v1.codelocation.EvaluateSensorResponse\x12u\n\x10\x45valuateSchedule\x12/.rivers.v1.codelocation.EvaluateScheduleRequest\x1a\x30.rivers.v1.codelocation.EvaluateScheduleResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crivers/v1/codelocation.proto\x12\x16rivers.v1.codelocation\x1a\x16rivers/v1/common.proto\x1a\x1brivers/v1/definitions.proto\x1a\x16rivers/v1/events.proto\x1a\x1arivers/v1/partitions.proto\"\x14\n\x12GetServerIdRequest\"o\n\x13GetServerIdResponse\x12\x11\n\tserver_id\x18\x01 \x01(\t\x12\x15\n\rlocation_name\x18\x02 \x01(\t\x12\x19\n\x11location_identity\x18\x03 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x04 \x01(\t\"\x17\n\x15GetDefinitionsRequest\"J\n\x16GetDefinitionsResponse\x12\x30\n\x08snapshot\x18\x01 \x01(\x0b\x32\x1e.rivers.v1.DefinitionsSnapshot\"\"\n\x10LaunchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"6\n\x11LaunchRunResponse\x12\x10\n\x08launched\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\"6\n\x11\x45xecuteRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\"8\n\x12\x45xecuteRunResponse\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.rivers.v1.RunEvent\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"6\n\x11\x43\x61ncelRunResponse\x12\x10\n\x08\x63\x61nceled\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xe4\x01\n\x0eRunRequestSpec\x12\x14\n\x07run_key\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x11\n\tselection\x18\x02 \x03(\t\x12\x15\n\x08job_name\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x1a\n\rpartition_key\x18\x04 \x01(\tH\x02\x88\x01\x01\x12$\n\x04tags\x18\x05 \x03(\x0b\x32\x16.rivers.v1.StringEntry\x12%\n\x06\x63onfig\x18\x06 \x01(\x0b\x32\x15.rivers.v1.JsonObjectB\n\n\x08_run_keyB\x0b\n\t_job_nameB\x10\n\x0e_partition_key\"\xc2\x01\n\x13\x42\x61\x63kfillRequestSpec\x12\x11\n\tselection\x18\x01 \x03(\t\x12\x16\n\x0epartition_keys\x18\x02 \x03(\t\x12$\n\x04tags\x18\x03 \x03(\x0b\x32\x16.rivers.v1.StringEntry\x12+\n\x05range\x18\x04 \x01(\x0b\x32\x1c.rivers.v1.PartitionKeyRange\x12-\n\x08strategy\x18\x05 \x01(\x0b\x32\x1b.rivers.v1.BackfillStrategy\"b\n\x1c\x44ynamicPartitionsRequestSpec\x12\x1b\n\x13partitions_def_name\x18\x01 \x01(\t\x12\x10\n\x08\x61\x64\x64_keys\x18\x02 \x03(\t\x12\x13\n\x0b\x64\x65lete_keys\x18\x03 \x03(\t\"|\n\x15\x45valuateSensorRequest\x12\x13\n\x0bsensor_name\x18\x01 \x01(\t\x12\x13\n\x06\x63ursor\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x1b\n\x0elast_tick_time\x18\x03 \x01(\x01H\x01\x88\x01\x01\x42\t\n\x07_cursorB\x11\n\x0f_last_tick_time\"\xe8\x02\n\x16\x45valuateSensorResponse\x12<\n\x0crun_requests\x18\x01 \x03(\x0b\x32&.rivers.v1.codelocation.RunRequestSpec\x12\x46\n\x11\x62\x61\x63kfill_requests\x18\x02 \x03(\x0b\x32+.rivers.v1.codelocation.BackfillRequestSpec\x12Y\n\x1b\x64ynamic_partitions_requests\x18\x03 \x03(\x0b\x32\x34.rivers.v1.codelocation.DynamicPartitionsRequestSpec\x12\x13\n\x06\x63ursor\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0bskip_reason\x18\x05 \x01(\tH\x01\x88\x01\x01\x12#\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x14.rivers.v1.ErrorInfoB\t\n\x07_cursorB\x0e\n\x0c_skip_reason\"H\n\x17\x45valuateScheduleRequest\x12\x15\n\rschedule_name\x18\x01 \x01(\t\x12\x16\n\x0escheduled_time\x18\x02 \x01(\x01\"\xa7\x01\n\x18\x45valuateScheduleResponse\x12<\n\x0crun_requests\x18\x01 \x03(\x0b\x32&.rivers.v1.codelocation.RunRequestSpec\x12\x18\n\x0bskip_reason\x18\x02 \x01(\tH\x00\x88\x01\x01\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x14.rivers.v1.ErrorInfoB\x0e\n\x0c_skip_reason2\xfa\x05\n\x0c\x43odeLocation\x12\x66\n\x0bGetServerId\x12*.rivers.v1.codelocation.GetServerIdRequest\x1a+.rivers.v1.codelocation.GetServerIdResponse\x12o\n\x0eGetDefinitions\x12-.rivers.v1.codelocation.GetDefinitionsRequest\x1a..rivers.v1.codelocation.GetDefinitionsResponse\x12`\n\tLaunchRun\x12(.rivers.v1.codelocation.LaunchRunRequest\x1a).rivers.v1.codelocation.LaunchRunResponse\x12\x65\n\nExecuteRun\x12).rivers.v1.codelocation.ExecuteRunRequest\x1a*.rivers.v1.codelocation.ExecuteRunResponse0\x01\x12`\n\tCancelRun\x12(.rivers.v1.codelocation.CancelRunRequest\x1a).rivers.v1.codelocation.CancelRunResponse\x12o\n\x0e\x45valuateSensor\x12-.rivers.v1.codelocation.EvaluateSensorRequest\x1a..rivers.v1.codelocation.EvaluateSensorResponse\x12u\n\x10\x45valuateSchedule\x12/.rivers.v1.codelocation.EvaluateScheduleRequest\x1a\x30.rivers.v1.codelocation.EvaluateScheduleResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rivers.v1.codelocation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETSERVERIDREQUEST']._serialized_start=133
-  _globals['_GETSERVERIDREQUEST']._serialized_end=153
-  _globals['_GETSERVERIDRESPONSE']._serialized_start=155
-  _globals['_GETSERVERIDRESPONSE']._serialized_end=266
-  _globals['_GETDEFINITIONSREQUEST']._serialized_start=268
-  _globals['_GETDEFINITIONSREQUEST']._serialized_end=291
-  _globals['_GETDEFINITIONSRESPONSE']._serialized_start=293
-  _globals['_GETDEFINITIONSRESPONSE']._serialized_end=367
-  _globals['_LAUNCHRUNREQUEST']._serialized_start=369
-  _globals['_LAUNCHRUNREQUEST']._serialized_end=403
-  _globals['_LAUNCHRUNRESPONSE']._serialized_start=405
-  _globals['_LAUNCHRUNRESPONSE']._serialized_end=459
-  _globals['_EXECUTERUNREQUEST']._serialized_start=461
-  _globals['_EXECUTERUNREQUEST']._serialized_end=515
-  _globals['_EXECUTERUNRESPONSE']._serialized_start=517
-  _globals['_EXECUTERUNRESPONSE']._serialized_end=573
-  _globals['_CANCELRUNREQUEST']._serialized_start=575
-  _globals['_CANCELRUNREQUEST']._serialized_end=609
-  _globals['_CANCELRUNRESPONSE']._serialized_start=611
-  _globals['_CANCELRUNRESPONSE']._serialized_end=665
-  _globals['_RUNREQUESTSPEC']._serialized_start=668
-  _globals['_RUNREQUESTSPEC']._serialized_end=896
-  _globals['_BACKFILLREQUESTSPEC']._serialized_start=898
-  _globals['_BACKFILLREQUESTSPEC']._serialized_end=1000
-  _globals['_DYNAMICPARTITIONSREQUESTSPEC']._serialized_start=1002
-  _globals['_DYNAMICPARTITIONSREQUESTSPEC']._serialized_end=1100
-  _globals['_EVALUATESENSORREQUEST']._serialized_start=1102
-  _globals['_EVALUATESENSORREQUEST']._serialized_end=1226
-  _globals['_EVALUATESENSORRESPONSE']._serialized_start=1229
-  _globals['_EVALUATESENSORRESPONSE']._serialized_end=1589
-  _globals['_EVALUATESCHEDULEREQUEST']._serialized_start=1591
-  _globals['_EVALUATESCHEDULEREQUEST']._serialized_end=1663
-  _globals['_EVALUATESCHEDULERESPONSE']._serialized_start=1666
-  _globals['_EVALUATESCHEDULERESPONSE']._serialized_end=1833
-  _globals['_CODELOCATION']._serialized_start=1836
-  _globals['_CODELOCATION']._serialized_end=2598
+  _globals['_GETSERVERIDREQUEST']._serialized_start=161
+  _globals['_GETSERVERIDREQUEST']._serialized_end=181
+  _globals['_GETSERVERIDRESPONSE']._serialized_start=183
+  _globals['_GETSERVERIDRESPONSE']._serialized_end=294
+  _globals['_GETDEFINITIONSREQUEST']._serialized_start=296
+  _globals['_GETDEFINITIONSREQUEST']._serialized_end=319
+  _globals['_GETDEFINITIONSRESPONSE']._serialized_start=321
+  _globals['_GETDEFINITIONSRESPONSE']._serialized_end=395
+  _globals['_LAUNCHRUNREQUEST']._serialized_start=397
+  _globals['_LAUNCHRUNREQUEST']._serialized_end=431
+  _globals['_LAUNCHRUNRESPONSE']._serialized_start=433
+  _globals['_LAUNCHRUNRESPONSE']._serialized_end=487
+  _globals['_EXECUTERUNREQUEST']._serialized_start=489
+  _globals['_EXECUTERUNREQUEST']._serialized_end=543
+  _globals['_EXECUTERUNRESPONSE']._serialized_start=545
+  _globals['_EXECUTERUNRESPONSE']._serialized_end=601
+  _globals['_CANCELRUNREQUEST']._serialized_start=603
+  _globals['_CANCELRUNREQUEST']._serialized_end=637
+  _globals['_CANCELRUNRESPONSE']._serialized_start=639
+  _globals['_CANCELRUNRESPONSE']._serialized_end=693
+  _globals['_RUNREQUESTSPEC']._serialized_start=696
+  _globals['_RUNREQUESTSPEC']._serialized_end=924
+  _globals['_BACKFILLREQUESTSPEC']._serialized_start=927
+  _globals['_BACKFILLREQUESTSPEC']._serialized_end=1121
+  _globals['_DYNAMICPARTITIONSREQUESTSPEC']._serialized_start=1123
+  _globals['_DYNAMICPARTITIONSREQUESTSPEC']._serialized_end=1221
+  _globals['_EVALUATESENSORREQUEST']._serialized_start=1223
+  _globals['_EVALUATESENSORREQUEST']._serialized_end=1347
+  _globals['_EVALUATESENSORRESPONSE']._serialized_start=1350
+  _globals['_EVALUATESENSORRESPONSE']._serialized_end=1710
+  _globals['_EVALUATESCHEDULEREQUEST']._serialized_start=1712
+  _globals['_EVALUATESCHEDULEREQUEST']._serialized_end=1784
+  _globals['_EVALUATESCHEDULERESPONSE']._serialized_start=1787
+  _globals['_EVALUATESCHEDULERESPONSE']._serialized_end=1954
+  _globals['_CODELOCATION']._serialized_start=1957
+  _globals['_CODELOCATION']._serialized_end=2719
 # @@protoc_insertion_point(module_scope)

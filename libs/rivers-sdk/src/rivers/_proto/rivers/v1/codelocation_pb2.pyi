@@ -2,6 +2,7 @@
 from rivers._proto.rivers.v1 import common_pb2 as _common_pb2
 from rivers._proto.rivers.v1 import definitions_pb2 as _definitions_pb2
 from rivers._proto.rivers.v1 import events_pb2 as _events_pb2
+from rivers._proto.rivers.v1 import partitions_pb2 as _partitions_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -95,14 +96,18 @@ class RunRequestSpec(_message.Message):
     def __init__(self, run_key: _Optional[str] = ..., selection: _Optional[_Iterable[str]] = ..., job_name: _Optional[str] = ..., partition_key: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.StringEntry, _Mapping]]] = ..., config: _Optional[_Union[_common_pb2.JsonObject, _Mapping]] = ...) -> None: ...
 
 class BackfillRequestSpec(_message.Message):
-    __slots__ = ("selection", "partition_keys", "tags")
+    __slots__ = ("selection", "partition_keys", "tags", "range", "strategy")
     SELECTION_FIELD_NUMBER: _ClassVar[int]
     PARTITION_KEYS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
     selection: _containers.RepeatedScalarFieldContainer[str]
     partition_keys: _containers.RepeatedScalarFieldContainer[str]
     tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.StringEntry]
-    def __init__(self, selection: _Optional[_Iterable[str]] = ..., partition_keys: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.StringEntry, _Mapping]]] = ...) -> None: ...
+    range: _partitions_pb2.PartitionKeyRange
+    strategy: _partitions_pb2.BackfillStrategy
+    def __init__(self, selection: _Optional[_Iterable[str]] = ..., partition_keys: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[_Union[_common_pb2.StringEntry, _Mapping]]] = ..., range: _Optional[_Union[_partitions_pb2.PartitionKeyRange, _Mapping]] = ..., strategy: _Optional[_Union[_partitions_pb2.BackfillStrategy, _Mapping]] = ...) -> None: ...
 
 class DynamicPartitionsRequestSpec(_message.Message):
     __slots__ = ("partitions_def_name", "add_keys", "delete_keys")

@@ -1,0 +1,116 @@
+"""Bulk reads for automation conditions: new asset records, and what runs are working on.
+
+A run stores the partitions it covers as the selection it was launched with (see
+``rivers.partitions.spec.selection_to_json``). Storage does not know partitions definitions,
+so :meth:`AutomationStore.get_in_progress_partitions` turns a selection into keys only where
+the selection lists them; an unexpanded single-dimension range is recorded as one entry
+``"<start>...<end>"`` (split it with :func:`split_partition_range`), and a selection that
+stands for every partition (or a multi-dimension range) as ``None``, the whole asset.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from rivers.storage._base import StorageBase
+from rivers.storage.records import AssetRecord
+
+__all__ = [
+    "PARTITION_RANGE_SEPARATOR",
+    "AutomationStore",
+    "partition_range",
+    "split_partition_range",
+]
+
+#: Separates the bounds of an unexpanded partition range in in-progress partitions.
+PARTITION_RANGE_SEPARATOR = "..."
+
+_PARTITION_TAG = "rivers/partition"
+_RANGE_START_TAG = "rivers/partition_range_start"
+_RANGE_END_TAG = "rivers/partition_range_end"
+_WORKING = ("QUEUED", "STARTING", "STARTED")
+
+
+def partition_range(start: str, end: str) -> str:
+    """The in-progress entry standing for the inclusive range ``start`` to ``end``."""
+    return f"{start}{PARTITION_RANGE_SEPARATOR}{end}"
+
+
+def split_partition_range(entry: str | None) -> tuple[str, str] | None:
+    """The ``(start, end)`` of a range entry of in-progress partitions, else ``None``."""
+    if entry is None or PARTITION_RANGE_SEPARATOR not in entry:
+        return None
+    start, _, end = entry.partition(PARTITION_RANGE_SEPARATOR)
+    return (start, end) if start and end else None
+
+
+def _multi_keys(data: dict[str, Any]) -> set[str | None]:
+    # A multi key lists values per dimension (sorted by dimension name); lists mean each value.
+    dims = [values for _, values in data.get("dimensions") or ()]
+    if not dims:
+        return {None}
+    return {"|".join(combo) for combo in itertools.product(*dims)}
+
+
+def run_partitions(partitions: dict[str, Any] | None, tags: dict[str, str]) -> set[str | None]:
+    """The partition entries one run covers (see the module docstring)."""
+    if not partitions:
+        if _PARTITION_TAG in tags:
+            return {tags[_PARTITION_TAG]}
+        if _RANGE_START_TAG in tags and _RANGE_END_TAG in tags:
+            return {partition_range(tags[_RANGE_START_TAG], tags[_RANGE_END_TAG])}
+        return {None}
+    if "keys" in partitions:
+        return {str(k) for k in partitions["keys"]}
+    if "key" in partitions:
+        return {str(partitions["key"])}
+    if "partition_key" in partitions:
+        key = partitions["partition_key"] or {}
+        return {str(key["key"])} if key.get("key") is not None else _multi_keys(key)
+    if "range" in partitions:
+        bounds = partitions["range"] or {}
+        if bounds.get("start") is not None and bounds.get("end") is not None:
+            return {partition_range(str(bounds["start"]), str(bounds["end"]))}
+    return {None}
+
+
+class AutomationStore(StorageBase):
+    """Reads the automation evaluator makes once per tick, in bulk."""
+
+    def get_asset_records_after(
+        self, location_id: str, after_seq: int, limit: int = 10_000
+    ) -> list[AssetRecord]:
+        """A location's asset records materialized after ``after_seq``, by ``event_seq``.
+
+        Page by passing the last record's ``event_seq``; one indexed query per page.
+        """
+        (rows,) = self._q(
+            "SELECT * OMIT id FROM asset_record WHERE location_id = $loc AND event_seq > $after "
+            "ORDER BY event_seq LIMIT $limit;",
+            {"loc": location_id, "after": int(after_seq), "limit": int(limit)},
+        )
+        return [AssetRecord.model_validate(r) for r in rows]
+
+    def get_in_progress_partitions(self, location_id: str) -> dict[str, set[str | None]]:
+        """Asset key -> partition entries of the location's queued, starting or started runs.
+
+        ``None`` stands for the whole asset (unpartitioned, or every partition); a range the
+        run did not store as keys is one ``"<start>...<end>"`` entry (module docstring).
+        """
+        # One statement per status: each is an exact scan of the run_queue_order index (an IN
+        # would scan the location's whole run history).
+        results = self._q(
+            "".join(
+                "SELECT asset_keys, partitions, tags, queue_order, created_at FROM run WHERE "
+                f"location_id = $loc AND status = '{status}' ORDER BY queue_order, created_at;"
+                for status in _WORKING
+            ),
+            {"loc": location_id},
+        )
+        out: dict[str, set[str | None]] = {}
+        for row in (row for rows in results for row in rows):
+            entries = run_partitions(row.get("partitions"), row.get("tags") or {})
+            for asset_key in row.get("asset_keys") or ():
+                out.setdefault(asset_key, set()).update(entries)
+        return out
