@@ -19,6 +19,15 @@ nightly = rs.Job(
     description="Everything the morning report needs.",
 )
 
+# Off until switched on (UI, API or `client.start_instigator("nightly_report")`), as in Dagster.
+nightly_report = rs.Schedule(
+    name="nightly_report",
+    cron="0 2 * * *",
+    target=nightly,
+    timezone="Europe/Amsterdam",
+    description="Run the nightly job at 02:00 Amsterdam time.",
+)
+
 repo = rs.CodeRepository(
     name="analytics",
     assets=[
@@ -32,4 +41,5 @@ repo = rs.CodeRepository(
         publish_report,
     ],
     jobs=[nightly],
+    schedules=[nightly_report],
 )
