@@ -21,6 +21,9 @@ class Row:
     Dagster counterpart. ``group`` is a name ``--only`` accepts for several rows at once.
     ``timeout`` (seconds) lowers ``--timeout`` for this row's processes; ``dagster_repeat`` caps
     Dagster's repetitions of a workload that takes minutes (``--dagster-repeat`` overrides it).
+    ``dagster_quote`` fills the Dagster cell of a row Dagster cannot run here with what its
+    users report (the source goes to the notes). Rate units (``runs/s``) are ``n`` over the
+    metric's seconds, and their target is a floor.
     """
 
     id: str
@@ -35,6 +38,12 @@ class Row:
     group: str = ""
     timeout: float | None = None
     dagster_repeat: int | None = None
+    dagster_quote: str = ""
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Rates: the target is a floor, not a ceiling."""
+        return self.unit in RATE_UNITS
 
     def convert(self, seconds: float) -> float:
         """Seconds (bytes for ``MiB``) to the row's display unit."""
@@ -46,9 +55,12 @@ class Row:
             return seconds / 2**20
         if self.unit in ("ms/asset", "ms/step"):
             return seconds * 1e3 / self.n
+        if self.unit in RATE_UNITS:
+            return self.n / seconds if seconds > 0 else float("inf")
         return seconds
 
 
+RATE_UNITS = ("runs/s",)
 Sample = float | str | list[str]
 NOT_APPLICABLE = "n/a: "  # prefix of a sample for something the tool cannot do at all
 
@@ -145,6 +157,8 @@ def met(row: Row, rivers: Cell) -> str:
         return "NO (error)"
     if row.target is None:
         return "yes"
+    if row.higher_is_better:
+        return "yes" if rivers.median >= row.target else "NO"
     return "yes" if rivers.median <= row.target else "NO"
 
 
@@ -153,6 +167,8 @@ def target_text(row: Row) -> str:
         return row.target_text
     if row.target is None:
         return "(info)"
+    if row.higher_is_better:
+        return f">= {fmt(row.target)} {row.unit}"
     return f"<= {fmt(row.target)} {row.unit}"
 
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import daemon_specs as dmn
 import executor_specs as ex
 import service_specs as svc
 from dagster_env import ensure_dagster
@@ -85,6 +86,40 @@ ROWS = [
         svc.ASSETS, "watch_p50", "ms", 50, group="services", dagster_repeat=3),
     Row("watch-run-p95", "WatchRun latency: event written -> received, p95", "dev_runs",
         svc.ASSETS, "watch_p95", "ms", group="services", dagster_repeat=3),
+    # the location's daemon; Dagster's figures are quoted from its issue tracker (daemon_specs)
+    Row("daemon-backfill", f"backfill {dmn.BACKFILL_PARTITIONS:,} partitions (multi-run): "
+        "runs enqueued/s", "daemon_backfill", dmn.BACKFILL_PARTITIONS, "enqueue", "runs/s", 200,
+        dagster=False, group="daemon", dagster_quote=dmn.QUOTES["daemon-backfill"][0]),
+    Row("daemon-automation", f"automation tick, {dmn.AUTOMATION_ASSETS:,} assets x "
+        f"{dmn.AUTOMATION_DAYS} daily partitions (50 upstream updated)", "daemon_automation",
+        dmn.AUTOMATION_ASSETS, "tick", "s", 2, dagster=False, group="daemon",
+        dagster_quote=dmn.QUOTES["daemon-automation"][0]),
+    Row("daemon-automation-idle", "automation tick, same, nothing changed", "daemon_automation",
+        dmn.AUTOMATION_ASSETS, "tick_idle", "s", dagster=False, group="daemon"),
+    Row("daemon-automation-cold", "automation tick, same, first after a daemon start "
+        "(loads 365,000 records)", "daemon_automation", dmn.AUTOMATION_ASSETS, "tick_first", "s",
+        dagster=False, group="daemon"),
+    # rivers dev on a generated module; ticks read back from its store (daemon_specs)
+    Row("daemon-sensors", f"{dmn.SENSORS} sync sensors, minimum_interval=1 s, 1 hanging: "
+        "max interval between ticks of the others (rivers dev)", "daemon_sensors", dmn.SENSORS,
+        "sensor_max", "s", 1.5, dagster=False, group="daemon", timeout=dmn.ROW_TIMEOUT,
+        dagster_quote=dmn.QUOTES["daemon-sensors"][0]),
+    Row("daemon-sensors-p95", "same, p95 interval", "daemon_sensors", dmn.SENSORS, "sensor_p95",
+        "s", dagster=False, group="daemon", timeout=dmn.ROW_TIMEOUT),
+    Row("daemon-sensors-mixed", "same, every 2nd healthy sensor async: max interval",
+        "daemon_sensors_mixed", dmn.SENSORS, "sensor_max", "s", 1.5, dagster=False,
+        group="daemon", timeout=dmn.ROW_TIMEOUT),
+    Row("daemon-sensors-mixed-p95", "same, mixed: p95 interval", "daemon_sensors_mixed",
+        dmn.SENSORS, "sensor_p95", "s", dagster=False, group="daemon", timeout=dmn.ROW_TIMEOUT),
+    Row("daemon-schedule", f"schedule due -> run's first step started (cron every 2 s, "
+        f"{dmn.SCHEDULE_TICKS} ticks), median (rivers dev)", "daemon_schedule", 1,
+        "schedule_p50", "ms", 1000, dagster=False, group="daemon", timeout=dmn.ROW_TIMEOUT,
+        dagster_quote=dmn.QUOTES["daemon-schedule"][0]),
+    Row("daemon-schedule-p95", "same, p95", "daemon_schedule", 1, "schedule_p95", "ms",
+        dagster=False, group="daemon", timeout=dmn.ROW_TIMEOUT),
+    Row("daemon-schedule-max", "same, max",
+        "daemon_schedule", 1, "schedule_max", "ms", dagster=False, group="daemon",
+        timeout=dmn.ROW_TIMEOUT),
 ]  # fmt: skip
 
 Records = dict[tuple[str, str], list[dict[str, Any]]]
@@ -104,7 +139,8 @@ def parse_args() -> argparse.Namespace:
         "--only",
         action="append",
         metavar="NAME",
-        help="row id, group (partitions, executors, services) or part of a title (repeatable)",
+        help="row id, group (partitions, executors, services, daemon) or part of a title "
+        "(repeatable)",
     )
     parser.add_argument("--repeat", type=int, help="fresh-process repetitions (default 5)")
     parser.add_argument("--quick", action="store_true", help="2 repetitions instead of 5")
@@ -312,6 +348,9 @@ def publish(rows: list[Row], records: Records, dagster_absent: str, meta: dict[s
         d_text = (
             dagster.text(row.unit, repeat) if dagster else dagster_absent if row.dagster else "n/a"
         )
+        if row.dagster_quote:
+            d_text = row.dagster_quote
+            notes.append(f"Dagster, {row.title}: quoted, {dmn.QUOTES[row.id][1]}")
         line = [row.title, rivers.text(row.unit, repeat), d_text, ratio(rivers, dagster)]
         line += [target_text(row), met(row, rivers)]
         table.append(line)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 import rivers as rs
+from rivers.automation import evaluation
 from rivers.automation.evaluation import AutomationEvaluator, AutomationState
 from rivers.definitions.resolve import resolve
 from rivers.definitions.snapshot import DefinitionsSnapshot
@@ -151,3 +153,30 @@ def test_dynamic_partitions_are_read_from_the_evaluators_storage(storage: rs.Sto
     storage.add_dynamic_partitions("files", ["b.csv"])
     result = evaluator.tick(NOW + 60)
     assert result.requested_keys == {"files": ("b.csv",)} and not result.errors
+
+
+def test_first_load_pages_and_rereads_records_rewritten_meanwhile(
+    storage: rs.Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paged first load reads every record; one rewritten between pages is new next tick."""
+    monkeypatch.setattr(evaluation, "_PAGE_ASSETS", 1)  # a page per asset
+    materialize(storage, "raw")
+    materialize(storage, "events", "2024-03-01")
+    materialize(storage, "gone")  # an asset the snapshot no longer has: still read
+    read = storage.get_asset_record_stamps
+    pages: list[tuple[str | None, str | None]] = []
+
+    def stamps(location_id: str, **kwargs: Any) -> list[Any]:
+        if "from_asset" in kwargs:
+            pages.append((kwargs.get("from_asset"), kwargs.get("to_asset")))
+            if len(pages) == 2:  # "raw" (last page) was not read yet: rewrite it meanwhile
+                materialize(storage, "raw")
+        return read(location_id, **kwargs)
+
+    monkeypatch.setattr(storage, "get_asset_record_stamps", stamps)
+    evaluator = AutomationEvaluator(snapshot(), storage, LOC)
+    assert evaluator.tick(NOW).requested == 0
+    assert pages == [(None, "events"), ("events", "raw"), ("raw", "rollup"), ("rollup", None)]
+    assert set(evaluator.status.assets) == {"raw", "events", "gone"}
+    assert evaluator.tick(NOW + 60).requested_keys == {"clean": (None,)}
+    assert evaluator.tick(NOW + 120).requested == 0

@@ -493,6 +493,59 @@ class DaemonStorageConformance:
         assert len(storage.get_asset_records_after("loc", 0, limit=1)) == 1
         assert storage.get_asset_records_after("loc", later[-1].seq or 0) == []
 
+    def test_asset_record_stamps(self, storage: Storage) -> None:
+        """get_asset_record_stamps: four fields of all records, by asset bounds, or after a seq."""
+
+        def mat(run: str, asset: str, partition: str | None = None) -> RunEvent:
+            return RunEvent.now(
+                run, EventKind.ASSET_MATERIALIZATION, asset_key=asset, partition_key=partition
+            )
+
+        assert storage.get_asset_record_stamps("loc") == []
+        assert storage.get_last_asset_record_seq("loc") == 0
+        first = storage.store_events(
+            [mat("r1", "b", "1"), mat("r1", "a"), mat("r1", "c", "x")], location_id="loc"
+        )
+        storage.store_events([mat("r9", "z")], location_id="other")
+        later = storage.store_events([mat("r2", "b", "2"), mat("r2", "a")], location_id="loc")
+        seq = {(e.asset_key, e.partition_key): e.seq for e in [*first, *later]}
+        stamps = storage.get_asset_record_stamps("loc")
+        assert [(k, p, s) for k, p, s, _ in stamps] == [
+            ("a", None, seq[("a", None)]),
+            ("b", "1", seq[("b", "1")]),
+            ("b", "2", seq[("b", "2")]),
+            ("c", "x", seq[("c", "x")]),
+        ]
+        record = storage.get_asset_record("loc", "b", "2")
+        assert record is not None and stamps[2][3] == record.timestamp
+        assert all(isinstance(s, int) and isinstance(t, float) for _, _, s, t in stamps)
+        # Consecutive asset bounds (known keys or not) cover every record exactly once.
+        pages = [(None, "a"), ("a", "b"), ("b", "bb"), ("bb", None)]
+        paged = [
+            stamp
+            for lo, hi in pages
+            for stamp in storage.get_asset_record_stamps("loc", from_asset=lo, to_asset=hi)
+        ]
+        assert paged == stamps
+        assert [k for k, *_ in storage.get_asset_record_stamps("loc", from_asset="b")] == [
+            "b",
+            "b",
+            "c",
+        ]
+        cursor = first[-1].seq or 0
+        assert [
+            (k, p) for k, p, _, _ in storage.get_asset_record_stamps("loc", after_seq=cursor)
+        ] == [
+            ("b", "2"),
+            ("a", None),
+        ]
+        assert len(storage.get_asset_record_stamps("loc", limit=2)) == 2
+        assert storage.get_asset_record_stamps("loc", after_seq=later[-1].seq or 0) == []
+        assert storage.get_last_asset_record_seq("loc") == later[-1].seq
+        assert storage.get_asset_record_stamps("nowhere") == []
+        with pytest.raises(ValueError, match="asset bounds"):
+            storage.get_asset_record_stamps("loc", after_seq=1, from_asset="a")
+
     def test_in_progress_partitions(self, storage: Storage) -> None:
         """Queued, starting and started runs give their assets' partitions; others do not."""
         runs = [

@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``rivers serve``; returns the exit status."""
     from pydantic import ValidationError
 
+    from rivers._service.settings import settings_problems
     from rivers.cli.loader import LoadError
     from rivers.errors import RiversError
     from rivers_codeserver.location import describe_load_error
@@ -136,9 +137,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = settings_problems(exc)
         if any(e["type"] == "missing" and e["loc"] == ("module",) for e in exc.errors()):
             problems = "no module given: pass -m MODULE (or set RIVERS_MODULE)"
         sys.stderr.write(f"rivers: error: invalid code server settings: {problems}\n")

@@ -20,7 +20,6 @@ daemon dies between queuing runs and storing the state).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
@@ -31,6 +30,7 @@ from rivers.automation.requests import SensorResult
 from rivers.execution.events import ErrorInfo
 from rivers.storage.records import InstigatorType, TickRecord, TickStatus
 from rivers.telemetry import get_logger
+from rivers_daemon.loops import PacedLoop
 from rivers_daemon.metrics import DaemonMetrics
 from rivers_daemon.ticks import TickRecorder
 
@@ -58,7 +58,7 @@ def has_conditions(snapshot: DefinitionsSnapshot) -> bool:
     return any(asset.automation_condition is not None for asset in snapshot.assets)
 
 
-class AutomationLoop:
+class AutomationLoop(PacedLoop):
     """Evaluates automation conditions and queues the runs they request.
 
     Args:
@@ -71,6 +71,11 @@ class AutomationLoop:
         on_queued: called after a tick queued runs (wakes the run queue).
         clock: the wall clock (tests pass their own).
     """
+
+    task_name = "rivers-daemon-automation"
+    failed_event = "daemon.automation_tick_failed"
+    pace_from_start = True
+    _log = log
 
     def __init__(
         self,
@@ -93,34 +98,7 @@ class AutomationLoop:
         self.on_queued = on_queued or (lambda: None)
         self.clock = clock
         self.evaluator: AutomationEvaluator | None = None
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Tick now, then every ``interval``, in the background until :meth:`stop`."""
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._loop(), name="rivers-daemon-automation")
-
-    async def stop(self) -> None:
-        """Stop ticking (a tick in progress finishes first)."""
-        self._stopping.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            try:
-                await self.tick()
-            except Exception as exc:  # the code server or storage is down: try next interval
-                log.warning("daemon.automation_tick_failed", error=f"{type(exc).__name__}: {exc}")
-            wait = max(self.interval - (time.monotonic() - started), 0.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), wait)
+        super().__init__()
 
     # --- one tick --------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ Nothing here runs user code: runs are executed by the location's run queue like 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from rivers.planning.backfill import BackfillPlan, plan_backfill
 from rivers.planning.targets import queued_run_record
 from rivers.storage.records import BackfillRecord, BackfillState, RunRecord, RunStatus
 from rivers.telemetry import get_logger
+from rivers_daemon.loops import PacedLoop
 
 if TYPE_CHECKING:
     from rivers.definitions.snapshot import DefinitionsSnapshot
@@ -83,7 +83,7 @@ class _Active:
         return self.queued >= len(self.plan.runs)
 
 
-class BackfillLoop:
+class BackfillLoop(PacedLoop):
     """Turns the location's requested backfills into queued runs and tracks their progress.
 
     Args:
@@ -96,6 +96,10 @@ class BackfillLoop:
             no limit); more are queued as the queue drains.
         clock: the wall clock (tests pass their own).
     """
+
+    task_name = "rivers-daemon-backfills"
+    failed_event = "daemon.backfill_tick_failed"
+    _log = log
 
     def __init__(
         self,
@@ -123,37 +127,12 @@ class BackfillLoop:
         """Ticks completed so far."""
         self._active: dict[str, _Active] = {}
         self._resumed = False
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
 
     @property
     def active(self) -> tuple[str, ...]:
         """Ids of the backfills the loop is driving."""
         return tuple(self._active)
-
-    # --- lifecycle -------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Tick every ``interval`` in the background until :meth:`stop`."""
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._loop(), name="rivers-daemon-backfills")
-
-    async def stop(self) -> None:
-        """Stop ticking (a tick in progress finishes first)."""
-        self._stopping.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.tick()
-            except Exception as exc:  # one failed tick (storage, code server) is retried next
-                log.warning("daemon.backfill_tick_failed", error=f"{type(exc).__name__}: {exc}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
 
     async def tick(self) -> None:
         """One pass: claim, plan, queue, account for finished runs, finish, cancel."""

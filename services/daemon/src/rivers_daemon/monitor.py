@@ -12,41 +12,21 @@ Every ``interval`` seconds:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
-from rivers.execution.events import EventKind, RunEvent
+from rivers.execution.stale import fail_stale_runs
 from rivers.storage import Storage
 from rivers.storage.records import RunRecord
 from rivers.telemetry import get_logger
+from rivers_daemon.loops import cancel
 from rivers_daemon.metrics import DaemonMetrics
 from rivers_daemon.ticks import TickRecorder
 
-__all__ = ["Monitor", "fail_stale_runs"]
+__all__ = ["Monitor"]
 
 log = get_logger("rivers.daemon.monitor")
 
 _PURGE_EVERY = 60.0
-
-
-def fail_stale_runs(storage: Storage, location_id: str, older_than: float) -> list[RunRecord]:
-    """Fail the location's runs whose worker stopped heartbeating; returns them (blocking)."""
-    failed = storage.fail_stale_runs(older_than=older_than, location_id=location_id)
-    for run in failed:
-        reason = run.failure_reason or "the run worker stopped heartbeating"
-        log.warning("daemon.stale_run_failed", run_id=run.run_id, reason=reason)
-        event = RunEvent(
-            run_id=run.run_id,
-            kind=EventKind.RUN_FAILURE,
-            timestamp=run.end_time or time.time(),
-            level="ERROR",
-            message=reason,
-        )
-        try:
-            storage.store_events([event], location_id=run.location_id)
-        except Exception as exc:  # the run is failed either way; the event is a courtesy
-            log.warning("daemon.stale_run_event_failed", run_id=run.run_id, error=str(exc))
-    return failed
 
 
 class Monitor:
@@ -90,15 +70,17 @@ class Monitor:
 
     async def stop(self) -> None:
         """Stop sweeping (a sweep in progress finishes in its thread)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def sweep(self) -> list[RunRecord]:
         """One sweep now; returns the runs it failed."""
         failed = await asyncio.to_thread(
-            fail_stale_runs, self.storage, self.location_id, self.stale_run_timeout
+            fail_stale_runs,
+            self.storage,
+            self.stale_run_timeout,
+            location_id=self.location_id,
+            log=log,
+            log_prefix="daemon",
         )
         self.metrics.stale_runs_failed.inc(len(failed))
         reclaimed = await asyncio.to_thread(self.storage.reclaim_expired_pool_slots)

@@ -20,12 +20,11 @@ and the static run config. The others are evaluated by the code server (``Evalua
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from rivers.automation.launch import Launched, launch_requests
+from rivers.automation.launch import Launched
 from rivers.automation.requests import RunRequest, SensorResult
 from rivers.definitions.snapshot import DefinitionsSnapshot, ScheduleSnap
 from rivers.errors import RiversError
@@ -36,6 +35,8 @@ from rivers.storage.records import InstigatorState, InstigatorType, TickStatus
 from rivers.telemetry import get_logger
 from rivers_daemon.codeserver import CodeLocationUnreachable, CodeServerClient
 from rivers_daemon.cron import due_ticks, next_tick
+from rivers_daemon.instigators import InstigatorLoop, is_running
+from rivers_daemon.loops import cancel
 from rivers_daemon.metrics import DaemonMetrics
 from rivers_daemon.snapshots import SnapshotSource
 from rivers_daemon.ticks import OpenTick, TickRecorder
@@ -93,20 +94,16 @@ def _keyed(result: SensorResult, scheduled_time: float, tags: dict[str, str]) ->
     return result.model_copy(update={"run_requests": tuple(out)})
 
 
-class ScheduleLoop:
+class ScheduleLoop(InstigatorLoop):
     """Launches the due ticks of the location's running schedules.
 
     Args:
-        storage: the shared store.
-        location_id: the location's identity.
-        snapshots: the location's definitions.
-        client: the code server client (schedules with user code).
-        ticks: where ticks are recorded.
-        metrics: evaluation times and queued runs.
-        interval: seconds between iterations, at most.
+        storage, location_id, snapshots, client, ticks, metrics, interval, on_queued: as
+            :class:`InstigatorLoop` (the client evaluates schedules with user code).
         grace: how late a tick may be and still count as on time rather than missed.
-        on_queued: called after runs were queued (wakes the run queue).
     """
+
+    instigator_type = SCHEDULE
 
     def __init__(
         self,
@@ -121,15 +118,17 @@ class ScheduleLoop:
         grace: float | None = None,
         on_queued: Callable[[], None] = lambda: None,
     ) -> None:
-        self.storage = storage
-        self.location_id = location_id
-        self.snapshots = snapshots
-        self.client = client
-        self.ticks = ticks
-        self.metrics = metrics
-        self.interval = interval
+        super().__init__(
+            storage,
+            location_id,
+            snapshots,
+            client,
+            ticks,
+            metrics,
+            interval=interval,
+            on_queued=on_queued,
+        )
         self.grace = grace if grace is not None else max(3.0 * interval, 5.0)
-        self.on_queued = on_queued
         self.iterations = 0
         self._running: dict[str, bool] = {}  # last seen on/off state, by schedule
         self._task: asyncio.Task[None] | None = None
@@ -140,10 +139,7 @@ class ScheduleLoop:
 
     async def stop(self) -> None:
         """Stop the loop (a tick being launched is abandoned; its run key keeps it single)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def _loop(self) -> None:
         while True:
@@ -162,16 +158,12 @@ class ScheduleLoop:
     async def tick(self, now: float | None = None) -> float | None:
         """One iteration; returns when the next tick of a running schedule is due."""
         snapshot = await self.snapshots.current()
-        states = {
-            s.name: s
-            for s in await asyncio.to_thread(self.storage.get_instigator_states, self.location_id)
-            if s.type == SCHEDULE
-        }
+        states = await self._states()
         now = time.time() if now is None else now
         upcoming: float | None = None
         for sched in snapshot.schedules:
             state = states.get(sched.name)
-            running = ((state.status if state else None) or sched.default_status) == "RUNNING"
+            running = is_running(state, sched.default_status)
             was_running = self._running.get(sched.name)
             self._running[sched.name] = running
             if not running:
@@ -239,17 +231,13 @@ class ScheduleLoop:
     ) -> None:
         tick = await self.ticks.begin(sched.name, SCHEDULE, scheduled_time=moment)
         if sched.has_function:
-            started = time.perf_counter()
-            try:
-                evaluation = await self.client.evaluate_schedule(sched.name, moment)
-            except CodeLocationUnreachable as exc:
-                # The tick stays due (last_tick_time is not moved): retried once reachable.
-                await self._tick_failed(tick, exc, advance=False)
-                raise
-            finally:
-                self.metrics.evaluation_seconds.labels(str(SCHEDULE)).observe(
-                    time.perf_counter() - started
-                )
+            with self._timed_evaluation():
+                try:
+                    evaluation = await self.client.evaluate_schedule(sched.name, moment)
+                except CodeLocationUnreachable as exc:
+                    # The tick stays due (last_tick_time is not moved): retried once reachable.
+                    await self._tick_failed(tick, exc, advance=False)
+                    raise
             if evaluation.error is not None or evaluation.result is None:
                 await self.ticks.finish(
                     tick, TickStatus.FAILURE, error=evaluation.error, last_tick_time=moment
@@ -276,18 +264,7 @@ class ScheduleLoop:
             return
         keyed = _keyed(result, moment, dict(sched.tags))
         try:
-            launched = await asyncio.to_thread(
-                launch_requests,
-                self.storage,
-                snapshot,
-                self.location_id,
-                keyed,
-                instigator=sched.name,
-                instigator_type=SCHEDULE,
-                default_selection=sched.selection,
-                default_job=sched.job_name,
-                now=moment,
-            )
+            launched = await self._launch(snapshot, keyed, sched, now=moment)
         except RiversError as exc:
             await self._tick_failed(tick, exc, advance=True)
             return
@@ -297,8 +274,7 @@ class ScheduleLoop:
         self, tick: OpenTick, name: str, moment: float, launched: Launched, requested: int
     ) -> None:
         if launched.run_ids:
-            self.metrics.runs_queued.labels(str(SCHEDULE)).inc(len(launched.run_ids))
-            self.on_queued()
+            self._queued(launched)
             await self.ticks.finish(
                 tick,
                 TickStatus.SUCCESS,

@@ -18,7 +18,6 @@ import contextlib
 import time
 from collections.abc import Callable
 
-from rivers.automation.launch import launch_requests
 from rivers.definitions.snapshot import SensorSnap
 from rivers.errors import RiversError
 from rivers.execution.events import ErrorInfo
@@ -26,6 +25,8 @@ from rivers.storage import Storage
 from rivers.storage.records import InstigatorType, TickStatus
 from rivers.telemetry import get_logger
 from rivers_daemon.codeserver import CodeLocationUnreachable, CodeServerClient
+from rivers_daemon.instigators import InstigatorLoop, is_running
+from rivers_daemon.loops import cancel
 from rivers_daemon.metrics import DaemonMetrics
 from rivers_daemon.snapshots import SnapshotSource
 from rivers_daemon.ticks import OpenTick, TickRecorder
@@ -38,19 +39,14 @@ SENSOR = InstigatorType.SENSOR
 _CLOSE_TIMEOUT = 5.0
 
 
-class SensorLoops:
+class SensorLoops(InstigatorLoop):
     """One task per running sensor of the location, kept in step with the snapshot.
 
-    Args:
-        storage: the shared store.
-        location_id: the location's identity.
-        snapshots: the location's definitions.
-        client: the code server client (sensors are user code).
-        ticks: where ticks are recorded.
-        metrics: evaluation times and queued runs.
-        interval: seconds between reconciliations of the running sensors.
-        on_queued: called after runs were queued (wakes the run queue).
+    Takes the arguments of :class:`InstigatorLoop` (sensors are user code, evaluated by the
+    client's code server; ``interval`` is between reconciliations of the running sensors).
     """
+
+    instigator_type = SENSOR
 
     def __init__(
         self,
@@ -64,14 +60,16 @@ class SensorLoops:
         interval: float = 1.0,
         on_queued: Callable[[], None] = lambda: None,
     ) -> None:
-        self.storage = storage
-        self.location_id = location_id
-        self.snapshots = snapshots
-        self.client = client
-        self.ticks = ticks
-        self.metrics = metrics
-        self.interval = interval
-        self.on_queued = on_queued
+        super().__init__(
+            storage,
+            location_id,
+            snapshots,
+            client,
+            ticks,
+            metrics,
+            interval=interval,
+            on_queued=on_queued,
+        )
         self._sensors: dict[str, SensorSnap] = {}  # the running sensors' current definitions
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
@@ -87,10 +85,7 @@ class SensorLoops:
 
     async def stop(self) -> None:
         """Stop every sensor task (an evaluation in flight is abandoned, its tick closed)."""
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+        await cancel(self._supervisor)
         await self._cancel(list(self._tasks))
 
     async def _supervise(self) -> None:
@@ -106,17 +101,12 @@ class SensorLoops:
     async def reconcile(self) -> None:
         """Start tasks of running sensors, stop those of stopped or removed ones."""
         snapshot = await self.snapshots.current()
-        states = {
-            s.name: s
-            for s in await asyncio.to_thread(self.storage.get_instigator_states, self.location_id)
-            if s.type == SENSOR
+        states = await self._states()
+        wanted = {
+            sensor.name: sensor
+            for sensor in snapshot.sensors
+            if is_running(states.get(sensor.name), sensor.default_status)
         }
-        wanted: dict[str, SensorSnap] = {}
-        for sensor in snapshot.sensors:
-            state = states.get(sensor.name)
-            status = (state.status if state else None) or sensor.default_status
-            if status == "RUNNING":
-                wanted[sensor.name] = sensor
         gone = [name for name in self._tasks if name not in wanted]
         if gone:
             log.info("daemon.sensors_stopped", sensors=gone)
@@ -131,12 +121,7 @@ class SensorLoops:
                 log.info("daemon.sensor_started", sensor=name)
 
     async def _cancel(self, names: list[str]) -> None:
-        tasks = [self._tasks.pop(name) for name in names if name in self._tasks]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*[self._tasks.pop(name) for name in names if name in self._tasks])
 
     async def _run(self, name: str) -> None:
         """Tick ``name`` every ``minimum_interval`` until canceled or no longer running."""
@@ -197,19 +182,15 @@ class SensorLoops:
         cursor: str | None,
         last_tick_time: float | None,
     ) -> None:
-        started = time.perf_counter()
-        try:
-            evaluation = await self.client.evaluate_sensor(
-                sensor.name, cursor=cursor, last_tick_time=last_tick_time
-            )
-        except CodeLocationUnreachable as exc:
-            error = ErrorInfo(error_type="CodeLocationUnreachable", message=str(exc))
-            await self.ticks.finish(tick, TickStatus.FAILURE, error=error, cursor=cursor)
-            return
-        finally:
-            self.metrics.evaluation_seconds.labels(str(SENSOR)).observe(
-                time.perf_counter() - started
-            )
+        with self._timed_evaluation():
+            try:
+                evaluation = await self.client.evaluate_sensor(
+                    sensor.name, cursor=cursor, last_tick_time=last_tick_time
+                )
+            except CodeLocationUnreachable as exc:
+                error = ErrorInfo(error_type="CodeLocationUnreachable", message=str(exc))
+                await self.ticks.finish(tick, TickStatus.FAILURE, error=error, cursor=cursor)
+                return
         if evaluation.error is not None or evaluation.result is None:
             await self.ticks.finish(tick, TickStatus.FAILURE, error=evaluation.error, cursor=cursor)
             log.warning(
@@ -222,17 +203,7 @@ class SensorLoops:
         new_cursor = result.cursor if result.cursor is not None else cursor
         snapshot = await self.snapshots.current()
         try:
-            launched = await asyncio.to_thread(
-                launch_requests,
-                self.storage,
-                snapshot,
-                self.location_id,
-                result,
-                instigator=sensor.name,
-                instigator_type=SENSOR,
-                default_selection=sensor.selection,
-                default_job=sensor.job_name,
-            )
+            launched = await self._launch(snapshot, result, sensor)
         except RiversError as exc:
             # The cursor does not move: the next tick sees the same input again.
             error = ErrorInfo(error_type=type(exc).__name__, message=str(exc))
@@ -241,8 +212,7 @@ class SensorLoops:
             return
         requested = len(result.run_requests)
         if launched.run_ids or launched.backfill_ids:
-            self.metrics.runs_queued.labels(str(SENSOR)).inc(len(launched.run_ids))
-            self.on_queued()
+            self._queued(launched)
             status, reason = TickStatus.SUCCESS, None
         elif requested:
             status = TickStatus.SKIPPED

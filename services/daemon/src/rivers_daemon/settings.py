@@ -6,11 +6,10 @@ import os
 import uuid
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from rivers._service.settings import ServiceSettings
-from rivers.errors import RiversError
+from rivers._service.settings import ServiceSettings, load_service_settings
 
 __all__ = ["DaemonSettings", "load_settings"]
 
@@ -163,12 +162,4 @@ def load_settings(**values: Any) -> DaemonSettings:
     Raises:
         RiversError: a value is invalid; one line naming each bad setting.
     """
-    given = {name: value for name, value in values.items() if value is not None}
-    try:
-        return DaemonSettings(**given)
-    except ValidationError as exc:
-        problems = "; ".join(
-            (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + e["msg"]
-            for e in exc.errors()
-        )
-        raise RiversError(f"invalid daemon settings: {problems}") from None
+    return load_service_settings(DaemonSettings, "daemon", values, whole="")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from rivers._service.settings import ServiceSettings
-from rivers.errors import RiversError
+from rivers._service.settings import ServiceSettings, load_service_settings
 
 __all__ = ["DEFAULT_GRPC_PORT", "PlannerSettings", "load_settings"]
 
@@ -50,11 +49,4 @@ def load_settings(**values: Any) -> PlannerSettings:
     Raises:
         RiversError: a value is invalid; one line naming each bad setting.
     """
-    given = {name: value for name, value in values.items() if value is not None}
-    try:
-        return PlannerSettings(**given)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise RiversError(f"invalid planner settings: {problems}") from None
+    return load_service_settings(PlannerSettings, "planner", values)

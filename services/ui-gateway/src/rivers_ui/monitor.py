@@ -10,47 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter
 
-from rivers.execution.events import EventKind, RunEvent
+from rivers.execution.stale import fail_stale_runs
 from rivers.storage.records import RunRecord
 from rivers.telemetry import get_logger
 
 if TYPE_CHECKING:
     from rivers.storage import Storage
 
-__all__ = ["RunMonitor", "fail_stale_runs"]
+__all__ = ["RunMonitor"]
 
 log = get_logger("rivers.ui")
 
 
-def fail_stale_runs(storage: Storage, older_than: float) -> list[RunRecord]:
-    """Fail the runs whose worker stopped heartbeating; returns them (blocking)."""
-    failed = storage.fail_stale_runs(older_than=older_than)
-    for run in failed:
-        reason = run.failure_reason or "the run worker stopped heartbeating"
-        log.warning(
-            "ui.stale_run_failed", run_id=run.run_id, location_id=run.location_id, reason=reason
-        )
-        event = RunEvent(
-            run_id=run.run_id,
-            kind=EventKind.RUN_FAILURE,
-            timestamp=run.end_time or time.time(),
-            level="ERROR",
-            message=reason,
-        )
-        try:
-            storage.store_events([event], location_id=run.location_id)
-        except Exception as exc:  # the run is failed either way; the event is a courtesy
-            log.warning("ui.stale_run_event_failed", run_id=run.run_id, error=str(exc))
-    return failed
-
-
 class RunMonitor:
-    """Runs :func:`fail_stale_runs` every ``interval`` seconds in the background."""
+    """Fails stale runs (``rivers.execution.stale``) every ``interval`` seconds, in a task."""
 
     def __init__(
         self,
@@ -83,7 +60,9 @@ class RunMonitor:
 
     async def sweep(self) -> list[RunRecord]:
         """One sweep now."""
-        failed = await asyncio.to_thread(fail_stale_runs, self.storage, self.older_than)
+        failed = await asyncio.to_thread(
+            fail_stale_runs, self.storage, self.older_than, log=log, log_prefix="ui"
+        )
         self.failed.inc(len(failed))
         return failed
 

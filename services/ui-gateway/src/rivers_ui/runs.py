@@ -12,15 +12,14 @@ import base64
 import binascii
 import json
 import math
-import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rivers.definitions.keys import key_name
+from rivers.errors import RunConfigError
 from rivers.execution.events import EventKind, RunEvent
-from rivers.execution.partitioned import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
+from rivers.planning import targets
+from rivers.planning.targets import queued_run_record
 from rivers.storage.records import RunRecord, RunStatus
 from rivers_ui.errors import InvalidArgument, NotFound
 
@@ -96,66 +95,33 @@ async def launch_run(
         chosen = chosen or list(jobs[job].selection)
     plan = await planner.plan_run(snapshot.snapshot_id, chosen, partitions)
     check_config(snapshot, plan.asset_keys, config)
-    run_tags.update(tags)
-    stored_partitions = partitions
-    if plan.partition_keys is not None:
-        run_tags.update(_partition_tags(plan.partition_keys))
-        if partitions is not None and partitions.get("all"):
-            # The run worker resolves stored partitions itself; "all" is spelt out so the run
-            # covers exactly the keys that were validated now.
-            stored_partitions = {"keys": list(plan.partition_keys)}
-    record = RunRecord(
-        run_id=uuid.uuid4().hex,
+    record = queued_run_record(
         location_id=loc.identity,
-        status=RunStatus.QUEUED,
-        created_at=time.time(),
-        tags=run_tags,
-        job_name=job or None,
-        selection=plan.selection,
-        asset_keys=plan.asset_keys,
         snapshot_id=snapshot.snapshot_id,
-        config=config or None,
-        partitions=stored_partitions if plan.partition_keys is not None else None,
+        plan=plan,
+        keys=plan.partition_keys,
+        partitions=partitions,
+        config=config,
+        tags={**run_tags, **tags},
+        job_name=job or None,
     )
     await asyncio.to_thread(storage.add_run, record)
     return record
 
 
-def _partition_tags(keys: Sequence[str]) -> dict[str, str]:
-    if len(keys) == 1:
-        return {PARTITION_TAG: keys[0]}
-    return {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
-
-
 def check_config(
     snapshot: DefinitionsSnapshot, asset_keys: Sequence[str], config: Mapping[str, Any] | None
 ) -> None:
-    """Check the shape of run config: one object per selected asset that takes config.
-
-    Field values are validated by the run worker, against the asset's config type.
+    """Check the shape of run config (``rivers.planning.targets.check_config``).
 
     Raises:
         InvalidArgument: config names an asset that is not selected or takes no config, or an
             asset's config is not an object.
     """
-    for raw_key, value in (config or {}).items():
-        matches = [k for k in asset_keys if k == raw_key] or [
-            k for k in asset_keys if key_name(k) == raw_key
-        ]
-        if len(matches) != 1:
-            raise InvalidArgument(
-                f"run config names {raw_key!r}, which is not an asset selected in this run"
-            )
-        asset = snapshot.assets_by_key[matches[0]]
-        if asset.config_schema is None:
-            raise InvalidArgument(
-                f"run config given for asset {asset.key!r}, which takes no config"
-            )
-        if not isinstance(value, dict):
-            raise InvalidArgument(
-                f"run config of asset {asset.key!r} must be an object of fields, "
-                f"not {type(value).__name__}"
-            )
+    try:
+        targets.check_config(snapshot, asset_keys, config)
+    except RunConfigError as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def get_run(storage: Storage, run_id: str) -> RunRecord:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from rivers._service.settings import ServiceSettings
-from rivers.errors import RiversError
+from rivers._service.settings import ServiceSettings, load_service_settings
 
 __all__ = ["DEFAULT_GRPC_PORT", "DEFAULT_HTTP_PORT", "GatewaySettings", "load_settings"]
 
@@ -61,11 +60,4 @@ def load_settings(**values: Any) -> GatewaySettings:
     Raises:
         RiversError: a value is invalid; one line naming each bad setting.
     """
-    given = {name: value for name, value in values.items() if value is not None}
-    try:
-        return GatewaySettings(**given)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise RiversError(f"invalid gateway settings: {problems}") from None
+    return load_service_settings(GatewaySettings, "gateway", values)

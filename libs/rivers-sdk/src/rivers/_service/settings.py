@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServiceSettings", "StorageSettings"]
+from rivers.errors import RiversError
+
+__all__ = ["ServiceSettings", "StorageSettings", "load_service_settings", "settings_problems"]
+
+_Settings = TypeVar("_Settings", bound=BaseSettings)
 
 
 class StorageSettings(BaseSettings):
@@ -50,3 +55,33 @@ class ServiceSettings(StorageSettings):
     shutdown_grace: float = Field(
         default=10.0, description="seconds in-flight work gets to finish on SIGTERM"
     )
+
+
+def settings_problems(exc: ValidationError, *, whole: str = "settings") -> str:
+    """One line naming each bad setting: ``grpc_port: Input should be ...; ...``.
+
+    ``whole`` names an error of the settings as a whole (a model validator's); empty: the
+    message alone.
+    """
+    problems = []
+    for error in exc.errors():
+        where = ".".join(map(str, error["loc"])) or whole
+        problems.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return "; ".join(problems)
+
+
+def load_service_settings(
+    cls: type[_Settings], service: str, values: Mapping[str, Any], *, whole: str = "settings"
+) -> _Settings:
+    """``cls`` from ``values`` over the environment (``None`` values are left to it).
+
+    Raises:
+        RiversError: a value is invalid: ``invalid <service> settings: ...``, one line naming
+            each bad setting (see :func:`settings_problems`).
+    """
+    given = {name: value for name, value in values.items() if value is not None}
+    try:
+        return cls(**given)
+    except ValidationError as exc:
+        problems = settings_problems(exc, whole=whole)
+        raise RiversError(f"invalid {service} settings: {problems}") from None

@@ -1,9 +1,10 @@
 """Automation ticks: load asset status from storage, evaluate conditions, group runs.
 
 The location's daemon keeps one ``AutomationEvaluator`` and calls ``tick(now)``. The first
-tick loads every asset record of the location in one query; later ticks read only the
-records written since (``get_asset_records_after``) and the in-progress partitions, so a tick
-costs a few queries whatever the number of assets and partitions. What must survive a restart
+tick loads every asset record of the location, only the four fields evaluation needs
+(``get_asset_record_stamps``, paged by asset key); later ticks read only the records written
+since (by ``event_seq``) and the in-progress partitions, so a tick costs a few queries
+whatever the number of assets and partitions. What must survive a restart
 (previous true sets, last evaluation times, the storage cursor) is the ``AutomationState``,
 which the daemon persists as JSON.
 
@@ -15,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ from rivers.storage._automation import split_partition_range
 if TYPE_CHECKING:
     from rivers.definitions.snapshot import DefinitionsSnapshot
     from rivers.partitions import PartitionsDefinition
-    from rivers.storage.records import AssetRecord
+    from rivers.storage._automation import AssetRecordStamp
 
 __all__ = [
     "AUTOMATION_TAG",
@@ -51,19 +53,27 @@ __all__ = [
 
 AUTOMATION_TAG = "rivers/automation"
 _BATCH = 10_000
+#: Assets per page of the first load (one key-range scan each; see ``_load_all``).
+_PAGE_ASSETS = 100
 
 
 class AutomationStorage(Protocol):
     """The storage reads an evaluator needs (``rs.Storage`` provides them)."""
 
-    def get_asset_records(self, location_id: str) -> list[AssetRecord]:
-        """Latest materializations of every asset of the location."""
+    def get_asset_record_stamps(
+        self,
+        location_id: str,
+        *,
+        after_seq: int = ...,
+        limit: int | None = ...,
+        from_asset: str | None = ...,
+        to_asset: str | None = ...,
+    ) -> list[AssetRecordStamp]:
+        """``(asset, partition, event_seq, timestamp)`` of records (all, or after a seq)."""
         ...
 
-    def get_asset_records_after(
-        self, location_id: str, after_seq: int, limit: int = ...
-    ) -> list[AssetRecord]:
-        """Records with ``event_seq > after_seq``, in order."""
+    def get_last_asset_record_seq(self, location_id: str) -> int:
+        """The highest ``event_seq`` of the location's records (0: none)."""
         ...
 
     def get_in_progress_partitions(self, location_id: str) -> dict[str, set[str | None]]:
@@ -220,29 +230,13 @@ class AutomationEvaluator:
     # -- storage -------------------------------------------------------------------------------
 
     def _load(self) -> None:
-        status, cursor = self.status, self.state.cursor
+        status = self.status
         status.start_tick()
         if not self._loaded:
-            records = self.storage.get_asset_records(self.location_id)
+            self._load_all()
             self._loaded = True
         else:
-            records = []
-            while True:
-                batch = self.storage.get_asset_records_after(
-                    self.location_id, cursor or 0, limit=_BATCH
-                )
-                records.extend(batch)
-                if batch:
-                    cursor = max(cursor or 0, batch[-1].event_seq)
-                if len(batch) < _BATCH:
-                    break
-        # Before the first tick nothing counts as new: only what changes while evaluating does.
-        known = self.state.cursor
-        for record in records:
-            new = known is not None and record.event_seq > known
-            status.materialize(record.asset_key, record.partition_key, record.timestamp, new=new)
-            cursor = max(cursor or 0, record.event_seq)
-        self.state.cursor = cursor if cursor is not None else 0
+            self._load_after()
         in_progress = self.storage.get_in_progress_partitions(self.location_id)
         for asset_key, asset_status in status.assets.items():
             if asset_key not in in_progress and asset_status.in_progress:
@@ -257,6 +251,45 @@ class AutomationEvaluator:
             if "execution_failed" in kinds:
                 _, failed = self.storage.get_asset_partition_outcomes(self.location_id, asset_key)
                 status.edit(asset_key).failed = set(failed)
+
+    def _load_all(self) -> None:
+        """Every record of the location, a page of ``_PAGE_ASSETS`` assets per query.
+
+        Pages are bounded by the snapshot's asset keys; consecutive pages share a bound, so
+        records of assets the snapshot no longer has are read too. The cursor is the highest
+        ``event_seq`` *before* reading: a record rewritten between pages is above it and is
+        read again (as new) on the next tick.
+        """
+        known = self.state.cursor
+        start = self.storage.get_last_asset_record_seq(self.location_id)
+        keys = sorted(self._graph.snapshot.assets_by_key)
+        bounds: list[str | None] = [None, *keys[_PAGE_ASSETS::_PAGE_ASSETS], None]
+        materialize = self.status.materialize
+        for lo, hi in itertools.pairwise(bounds):
+            stamps = self.storage.get_asset_record_stamps(
+                self.location_id, from_asset=lo, to_asset=hi
+            )
+            # Before the first tick nothing counts as new: only what changes while evaluating
+            # does. Above ``start`` a record is read again next tick (and is new then).
+            for asset_key, partition_key, seq, timestamp in stamps:
+                new = known is not None and known < seq <= start
+                materialize(asset_key, partition_key, timestamp, new=new)
+        self.state.cursor = max(known or 0, start)
+
+    def _load_after(self) -> None:
+        """The records written since the cursor, in ``event_seq`` order (all new)."""
+        cursor = self.state.cursor or 0
+        materialize = self.status.materialize
+        while True:
+            batch = self.storage.get_asset_record_stamps(
+                self.location_id, after_seq=cursor, limit=_BATCH
+            )
+            for asset_key, partition_key, seq, timestamp in batch:
+                materialize(asset_key, partition_key, timestamp, new=True)
+                cursor = max(cursor, seq)
+            if len(batch) < _BATCH:
+                break
+        self.state.cursor = cursor
 
     def _expand(
         self, definition: PartitionsDefinition | None, entries: Iterable[str | None]

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from rivers.definitions.keys import key_name
 from rivers.errors import RunConfigError
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALL_PARTITIONS",
+    "PlannedRun",
     "RunTarget",
     "check_config",
     "queued_run_record",
@@ -42,6 +43,20 @@ class _All(enum.Enum):
 
 #: A run over every partition (``PartitionSelection.all``), as opposed to no partitions given.
 ALL_PARTITIONS: Final = _All.PARTITIONS
+
+
+class PlannedRun(Protocol):
+    """What a queued run takes from its plan: an ``ExecutionPlan``, or a planner's reply."""
+
+    @property
+    def selection(self) -> tuple[str, ...]:
+        """The run's selection strings."""
+        ...
+
+    @property
+    def asset_keys(self) -> tuple[str, ...]:
+        """The assets the run materializes."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +182,7 @@ def queued_run_record(
     *,
     location_id: str,
     snapshot_id: str,
-    plan: ExecutionPlan,
+    plan: PlannedRun,
     keys: Sequence[str] | None,
     partitions: Mapping[str, Any] | None = None,
     config: Mapping[str, Any] | None = None,

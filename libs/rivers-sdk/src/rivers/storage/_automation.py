@@ -18,6 +18,7 @@ from rivers.storage.records import AssetRecord
 
 __all__ = [
     "PARTITION_RANGE_SEPARATOR",
+    "AssetRecordStamp",
     "AutomationStore",
     "partition_range",
     "split_partition_range",
@@ -30,6 +31,25 @@ _PARTITION_TAG = "rivers/partition"
 _RANGE_START_TAG = "rivers/partition_range_start"
 _RANGE_END_TAG = "rivers/partition_range_end"
 _WORKING = ("QUEUED", "STARTING", "STARTED")
+
+#: ``(asset_key, partition_key, event_seq, timestamp)`` of one asset record.
+AssetRecordStamp = tuple[str, str | None, int, float]
+
+_STAMP = "[asset_key, partition_key, event_seq, timestamp]"
+# Transposed, the answer is four columns: the SDK's (pure Python) CBOR decoder then skips one
+# array header per row, ~40 % of its time on 365k rows (measured).
+_STAMPS_AFTER = (
+    f"RETURN array::transpose((SELECT VALUE {_STAMP} FROM asset_record WHERE "
+    "location_id = $loc AND event_seq > $after ORDER BY event_seq{limit}));"
+)
+# A record id is [location, asset, partition]: a record-id range reads a location's records
+# (or a slice of its assets) as one key-range scan, ~3x faster on v3 than fetching the same
+# rows through an index. Bounds: [$loc] is below every id of the location, [$loc, {}] above
+# (objects sort after strings), and [$loc, $a] below every id of asset $a. The engine (3.2.4)
+# does not stop a record-id range at LIMIT, so it is paged by asset-key bounds, never LIMIT.
+_STAMPS_RANGE = (
+    f"RETURN array::transpose((SELECT VALUE {_STAMP} FROM asset_record:{{lo}}..{{hi}}));"
+)
 
 
 def partition_range(start: str, end: str) -> str:
@@ -91,6 +111,58 @@ class AutomationStore(StorageBase):
             {"loc": location_id, "after": int(after_seq), "limit": int(limit)},
         )
         return [AssetRecord.model_validate(r) for r in rows]
+
+    def get_asset_record_stamps(
+        self,
+        location_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        from_asset: str | None = None,
+        to_asset: str | None = None,
+    ) -> list[AssetRecordStamp]:
+        """``(asset_key, partition_key, event_seq, timestamp)`` of a location's asset records.
+
+        With ``after_seq`` or ``limit``: the records with ``event_seq > after_seq`` in
+        ``event_seq`` order, at most ``limit`` (page by passing the last ``event_seq``); one
+        indexed query. Otherwise every record of the location whose asset key is in
+        ``[from_asset, to_asset)`` (``None``: unbounded), in asset then partition order, in
+        one key-range scan: page a large location by asset-key bounds (consecutive pages
+        sharing a bound cover every record exactly once, whatever keys exist).
+        """
+        if after_seq or limit is not None:
+            if from_asset is not None or to_asset is not None:
+                raise ValueError("asset bounds apply to a full read, not after_seq/limit")
+            variables: dict[str, Any] = {"loc": location_id, "after": int(after_seq)}
+            if limit is not None:
+                variables["limit"] = int(limit)
+            tail = "" if limit is None else " LIMIT $limit"
+            (columns,) = self._q(_STAMPS_AFTER.format(limit=tail), variables)
+        else:
+            variables = {"loc": location_id}
+            lo, hi = "[$loc]", "[$loc, {}]"
+            if from_asset is not None:
+                lo, variables["lo"] = "[$loc, $lo]", from_asset
+            if to_asset is not None:
+                hi, variables["hi"] = "[$loc, $hi]", to_asset
+            (columns,) = self._q(_STAMPS_RANGE.format(lo=lo, hi=hi), variables)
+        if not columns:
+            return []
+        keys, partitions, seqs, stamps = columns
+        return list(zip(keys, partitions, seqs, stamps, strict=True))
+
+    def get_last_asset_record_seq(self, location_id: str) -> int:
+        """The highest ``event_seq`` of a location's asset records (0 when it has none).
+
+        Read before a full :meth:`get_asset_record_stamps` it is the cursor to resume from:
+        records written while pages were read are above it.
+        """
+        (rows,) = self._q(
+            "SELECT VALUE event_seq FROM asset_record WHERE location_id = $loc "
+            "ORDER BY event_seq DESC LIMIT 1;",
+            {"loc": location_id},
+        )
+        return int(rows[0]) if rows else 0
 
     def get_in_progress_partitions(self, location_id: str) -> dict[str, set[str | None]]:
         """Asset key -> partition entries of the location's queued, starting or started runs.
