@@ -429,6 +429,95 @@ class DaemonStorageConformance:
         assert [t.timestamp for t in storage.get_ticks()] == [40.0, 30.0]
         assert storage.purge_ticks(30.0) == 0
 
+    def test_record_tick_stores_the_tick_and_moves_its_instigator(self, storage: Storage) -> None:
+        """record_tick writes a tick whole (replacing a STARTED one) and its instigator at once."""
+        sensor = InstigatorType.SENSOR
+        started = tick("s", timestamp=100.0, skip_reason="stale", cursor="c0")
+        storage.add_tick(started)
+        storage.set_instigator_status("loc", "s", sensor, running=True)
+        storage.update_instigator("loc", "s", sensor, cursor="c0", last_tick_time=90.0)
+        final = started.model_copy(
+            update={
+                "status": TickStatus.SUCCESS,
+                "skip_reason": None,
+                "cursor": "c1",
+                "run_ids": ("r1",),
+                "duration_ms": 3.5,
+                "requested": 1,
+            }
+        )
+        storage.record_tick(
+            final, cursor="c1", last_tick_time=100.0, last_tick_status=TickStatus.SUCCESS
+        )
+        assert storage.get_ticks() == [final]
+        state = storage.get_instigator_state("loc", "s")
+        assert state is not None
+        assert (state.status, state.cursor, state.last_tick_time, state.last_tick_status) == (
+            "RUNNING",
+            "c1",
+            100.0,
+            TickStatus.SUCCESS,
+        )
+        # No STARTED row: the tick is created; a cursor not given is left alone.
+        fresh = tick("s", timestamp=101.0).model_copy(
+            update={"status": TickStatus.SKIPPED, "skip_reason": "nothing new"}
+        )
+        storage.record_tick(fresh, last_tick_time=101.0, last_tick_status=TickStatus.SKIPPED)
+        assert storage.get_tick(fresh.tick_id) == fresh
+        state = storage.get_instigator_state("loc", "s")
+        assert state is not None
+        assert (state.cursor, state.last_tick_time, state.last_tick_status) == (
+            "c1",
+            101.0,
+            TickStatus.SKIPPED,
+        )
+        storage.record_tick(fresh, cursor=None)
+        cleared = storage.get_instigator_state("loc", "s")
+        assert cleared is not None and (cleared.cursor, cleared.last_tick_time) == (None, 101.0)
+
+    def test_record_tick_moves_the_cursor_only_from_the_expected_one(
+        self, storage: Storage
+    ) -> None:
+        """With expected_cursor, a cursor changed meanwhile (a reset) is kept; the rest moves."""
+        sensor = InstigatorType.SENSOR
+        first = tick("s", timestamp=1.0).model_copy(update={"status": TickStatus.SUCCESS})
+        storage.record_tick(first, cursor="1", expected_cursor=None, last_tick_time=1.0)
+        state = storage.get_instigator_state("loc", "s")
+        assert state is not None and state.cursor == "1"
+        second = tick("s", timestamp=2.0).model_copy(update={"status": TickStatus.SUCCESS})
+        storage.record_tick(second, cursor="2", expected_cursor="1", last_tick_time=2.0)
+        state = storage.get_instigator_state("loc", "s")
+        assert state is not None and state.cursor == "2"
+        storage.update_instigator("loc", "s", sensor, cursor="reset")
+        stale = tick("s", timestamp=3.0).model_copy(update={"status": TickStatus.SKIPPED})
+        storage.record_tick(stale, cursor="3", expected_cursor="2", last_tick_time=3.0)
+        state = storage.get_instigator_state("loc", "s")
+        assert state is not None and (state.cursor, state.last_tick_time) == ("reset", 3.0)
+        assert storage.get_tick(stale.tick_id) == stale
+        storage.update_instigator("loc", "s", sensor, cursor=None)
+        storage.record_tick(stale, cursor=None, expected_cursor="reset")
+        storage.record_tick(stale, cursor="4", expected_cursor="3")
+        state = storage.get_instigator_state("loc", "s")
+        assert state is not None and state.cursor is None
+        storage.record_tick(stale, cursor="5", expected_cursor=None)
+        state = storage.get_instigator_state("loc", "s")
+        assert state is not None and state.cursor == "5"
+
+    def test_record_tick_without_instigator_fields_writes_only_the_tick(
+        self, storage: Storage
+    ) -> None:
+        """record_tick with no cursor or last tick leaves the instigator alone (none is created)."""
+        failed = tick("t", timestamp=5.0).model_copy(
+            update={
+                "status": TickStatus.FAILURE,
+                "error": ErrorInfo(error_type="SensorStopped", message="stopped"),
+            }
+        )
+        storage.record_tick(failed)
+        storage.record_tick(failed)  # idempotent
+        assert storage.get_ticks() == [failed]
+        assert storage.get_instigator_state("loc", "t") is None
+
     # --- instigators -----------------------------------------------------------------------
 
     def test_instigator_status_and_cursor(self, storage: Storage) -> None:

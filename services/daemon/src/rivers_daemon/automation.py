@@ -32,7 +32,7 @@ from rivers.storage.records import InstigatorType, TickRecord, TickStatus
 from rivers.telemetry import get_logger
 from rivers_daemon.loops import PacedLoop
 from rivers_daemon.metrics import DaemonMetrics
-from rivers_daemon.ticks import TickRecorder
+from rivers_daemon.ticks import OpenTick, TickRecorder
 
 if TYPE_CHECKING:
     from rivers.definitions.snapshot import DefinitionsSnapshot
@@ -116,6 +116,14 @@ class AutomationLoop(PacedLoop):
             return None
         now = self.clock()
         tick = await self.ticks.begin(AUTOMATION, _TYPE, timestamp=now)
+        try:
+            return await self._record(tick, snapshot, now)
+        finally:
+            tick.discard()  # abandoned without an outcome: no STARTED write afterwards
+
+    async def _record(
+        self, tick: OpenTick, snapshot: DefinitionsSnapshot, now: float
+    ) -> TickRecord:
         try:
             requested, launched = await asyncio.to_thread(self._evaluate, snapshot, now)
         except Exception as exc:

@@ -230,6 +230,14 @@ class ScheduleLoop(InstigatorLoop):
         self, snapshot: DefinitionsSnapshot, sched: ScheduleSnap, moment: float
     ) -> None:
         tick = await self.ticks.begin(sched.name, SCHEDULE, scheduled_time=moment)
+        try:
+            await self._evaluate_tick(snapshot, sched, moment, tick)
+        finally:
+            tick.discard()  # abandoned without an outcome: no STARTED write afterwards
+
+    async def _evaluate_tick(
+        self, snapshot: DefinitionsSnapshot, sched: ScheduleSnap, moment: float, tick: OpenTick
+    ) -> None:
         if sched.has_function:
             with self._timed_evaluation():
                 try:
@@ -310,12 +318,5 @@ class ScheduleLoop(InstigatorLoop):
                 last_tick_time=tick.record.scheduled_time,
             )
         else:
-            await asyncio.to_thread(
-                self.storage.update_tick,
-                tick.record.tick_id,
-                status=TickStatus.FAILURE,
-                error=error,
-                duration_ms=tick.elapsed_ms,
-            )
-            self.metrics.ticks.labels(str(SCHEDULE), str(TickStatus.FAILURE)).inc()
+            await self.ticks.close(tick, TickStatus.FAILURE, error=error)
         log.warning("daemon.schedule_tick_failed", schedule=tick.record.instigator, error=str(exc))

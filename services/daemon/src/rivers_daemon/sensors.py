@@ -9,6 +9,11 @@ or the call deadline); one that raises or crashes its worker fails only its own 
 The :class:`SensorLoops` supervisor reconciles the tasks with the snapshot and the stored
 states every ``interval``: sensors added by a reload or switched on get a task, removed or
 switched-off ones lose theirs.
+
+A sensor's task is the only writer of its cursor and last tick time (one daemon per
+location), so it keeps them in memory rather than reading them before every tick; the
+supervisor's read of the stored states brings in a change made from outside (a cursor reset
+through storage) when no tick of the sensor was underway during that read.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from rivers.definitions.snapshot import SensorSnap
 from rivers.errors import RiversError
 from rivers.execution.events import ErrorInfo
 from rivers.storage import Storage
-from rivers.storage.records import InstigatorType, TickStatus
+from rivers.storage.records import InstigatorState, InstigatorType, TickStatus
 from rivers.telemetry import get_logger
 from rivers_daemon.codeserver import CodeLocationUnreachable, CodeServerClient
 from rivers_daemon.instigators import InstigatorLoop, is_running
@@ -37,6 +44,25 @@ log = get_logger("rivers.daemon.sensors")
 
 SENSOR = InstigatorType.SENSOR
 _CLOSE_TIMEOUT = 5.0
+
+
+@dataclass
+class _Memory:
+    """What a sensor's task knows of its stored state (it is its only writer)."""
+
+    cursor: str | None = None
+    last_tick_time: float | None = None
+    #: Bumped when a tick begins and when it ends: odd while one is underway.
+    ticks: int = 0
+
+    @classmethod
+    def of(cls, state: InstigatorState | None) -> _Memory:
+        """The memory of a stored state."""
+        return cls(*_stored(state))
+
+
+def _stored(state: InstigatorState | None) -> tuple[str | None, float | None]:
+    return (state.cursor, state.last_tick_time) if state else (None, None)
 
 
 class SensorLoops(InstigatorLoop):
@@ -72,6 +98,7 @@ class SensorLoops(InstigatorLoop):
         )
         self._sensors: dict[str, SensorSnap] = {}  # the running sensors' current definitions
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._memory: dict[str, _Memory] = {}  # by sensor with a task
         self._supervisor: asyncio.Task[None] | None = None
 
     @property
@@ -90,17 +117,20 @@ class SensorLoops(InstigatorLoop):
 
     async def _supervise(self) -> None:
         while True:
+            started = time.monotonic()
             try:
                 await self.reconcile()
             except CodeLocationUnreachable as exc:
                 log.warning("daemon.sensors_waiting", error=str(exc))
             except Exception as exc:  # storage hiccup: try again next time
                 log.exception("daemon.sensors_failed", error=str(exc))
-            await asyncio.sleep(self.interval)
+            # Paced from the start: stops and outside changes are seen every ``interval``.
+            await asyncio.sleep(max(started + self.interval - time.monotonic(), 0.0))
 
     async def reconcile(self) -> None:
         """Start tasks of running sensors, stop those of stopped or removed ones."""
         snapshot = await self.snapshots.current()
+        ticks = {name: memory.ticks for name, memory in self._memory.items()}
         states = await self._states()
         wanted = {
             sensor.name: sensor
@@ -112,27 +142,46 @@ class SensorLoops(InstigatorLoop):
             log.info("daemon.sensors_stopped", sensors=gone)
             await self._cancel(gone)
         self._sensors = wanted
+        self._adopt(states, ticks)
         for name in wanted:
             task = self._tasks.get(name)
             if task is None or task.done():
+                if name not in self._memory:
+                    self._memory[name] = _Memory.of(states.get(name))
                 self._tasks[name] = asyncio.create_task(
                     self._run(name), name=f"rivers-daemon-sensor-{name}"
                 )
                 log.info("daemon.sensor_started", sensor=name)
 
+    def _adopt(self, states: dict[str, InstigatorState], ticks: dict[str, int]) -> None:
+        """Take in stored cursors and last tick times changed from outside.
+
+        Only for sensors no tick of which was underway during the read (``ticks``: their
+        counts before it), so the stored state holds every write of their task.
+        """
+        for name, memory in self._memory.items():
+            if ticks.get(name) != memory.ticks or memory.ticks % 2:
+                continue
+            stored = _stored(states.get(name))
+            if stored != (memory.cursor, memory.last_tick_time):
+                log.info("daemon.sensor_state_changed", sensor=name, cursor=stored[0])
+                memory.cursor, memory.last_tick_time = stored
+
     async def _cancel(self, names: list[str]) -> None:
         await cancel(*[self._tasks.pop(name) for name in names if name in self._tasks])
+        for name in names:
+            self._memory.pop(name, None)
 
     async def _run(self, name: str) -> None:
         """Tick ``name`` every ``minimum_interval`` until canceled or no longer running."""
         sensor = self._sensors.get(name)
-        if sensor is None:
+        memory = self._memory.get(name)
+        if sensor is None or memory is None:
             return
-        state = await asyncio.to_thread(self.storage.get_instigator_state, self.location_id, name)
-        if state is not None and state.last_tick_time is not None:
+        if memory.last_tick_time is not None:
             # After a restart, keep the interval since the previous daemon's last tick.
             await asyncio.sleep(
-                max(state.last_tick_time + sensor.minimum_interval - time.time(), 0.0)
+                max(memory.last_tick_time + sensor.minimum_interval - time.time(), 0.0)
             )
         while True:
             sensor = self._sensors.get(name)
@@ -149,50 +198,85 @@ class SensorLoops(InstigatorLoop):
 
     async def tick(self, sensor: SensorSnap) -> None:
         """Evaluate ``sensor`` once, queue what it asks for, record the tick."""
-        state = await asyncio.to_thread(
-            self.storage.get_instigator_state, self.location_id, sensor.name
-        )
-        cursor = state.cursor if state else None
-        last_tick_time = state.last_tick_time if state else None
-        tick = await self.ticks.begin(sensor.name, SENSOR)
-        try:
-            await self._evaluate(sensor, tick, cursor, last_tick_time)
-        except asyncio.CancelledError:
-            # Stopped mid-evaluation: close the tick rather than leave it STARTED.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    asyncio.to_thread(
-                        self.storage.update_tick,
-                        tick.record.tick_id,
-                        status=TickStatus.FAILURE,
-                        error=ErrorInfo(
-                            error_type="SensorStopped",
-                            message="the sensor was stopped during this evaluation",
-                        ),
-                        duration_ms=tick.elapsed_ms,
-                    ),
-                    _CLOSE_TIMEOUT,
+        memory = self._memory.get(sensor.name)
+        if memory is None:  # no task of its own: start from the stored state
+            memory = self._memory[sensor.name] = _Memory.of(
+                await asyncio.to_thread(
+                    self.storage.get_instigator_state, self.location_id, sensor.name
                 )
-            raise
+            )
+        memory.ticks += 1
+        try:
+            tick = await self.ticks.begin(sensor.name, SENSOR)
+            try:
+                await self._evaluate(sensor, tick, memory)
+            except asyncio.CancelledError:
+                # Stopped mid-evaluation: close the tick rather than leave it STARTED.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        self.ticks.close(
+                            tick,
+                            TickStatus.FAILURE,
+                            error=ErrorInfo(
+                                error_type="SensorStopped",
+                                message="the sensor was stopped during this evaluation",
+                            ),
+                        ),
+                        _CLOSE_TIMEOUT,
+                    )
+                raise
+            finally:
+                tick.discard()
+        finally:
+            memory.ticks += 1
+
+    async def _finish(
+        self,
+        memory: _Memory,
+        tick: OpenTick,
+        status: TickStatus,
+        *,
+        cursor: str | None,
+        store_cursor: bool = False,
+        **outcome: Any,
+    ) -> None:
+        """Record the tick (``TickRecorder.finish``) and remember what it stored.
+
+        The cursor moves only from the one the tick started with: one changed from outside
+        meanwhile is kept, and the supervisor brings it into memory.
+        """
+        final = await self.ticks.finish(
+            tick,
+            status,
+            cursor=cursor,
+            store_cursor=store_cursor,
+            expected_cursor=memory.cursor,
+            **outcome,
+        )
+        memory.last_tick_time = final.timestamp
+        if store_cursor:
+            memory.cursor = cursor
 
     async def _evaluate(
         self,
         sensor: SensorSnap,
         tick: OpenTick,
-        cursor: str | None,
-        last_tick_time: float | None,
+        memory: _Memory,
     ) -> None:
+        cursor = memory.cursor
         with self._timed_evaluation():
             try:
                 evaluation = await self.client.evaluate_sensor(
-                    sensor.name, cursor=cursor, last_tick_time=last_tick_time
+                    sensor.name, cursor=cursor, last_tick_time=memory.last_tick_time
                 )
             except CodeLocationUnreachable as exc:
                 error = ErrorInfo(error_type="CodeLocationUnreachable", message=str(exc))
-                await self.ticks.finish(tick, TickStatus.FAILURE, error=error, cursor=cursor)
+                await self._finish(memory, tick, TickStatus.FAILURE, error=error, cursor=cursor)
                 return
         if evaluation.error is not None or evaluation.result is None:
-            await self.ticks.finish(tick, TickStatus.FAILURE, error=evaluation.error, cursor=cursor)
+            await self._finish(
+                memory, tick, TickStatus.FAILURE, error=evaluation.error, cursor=cursor
+            )
             log.warning(
                 "daemon.sensor_failed",
                 sensor=sensor.name,
@@ -207,7 +291,7 @@ class SensorLoops(InstigatorLoop):
         except RiversError as exc:
             # The cursor does not move: the next tick sees the same input again.
             error = ErrorInfo(error_type=type(exc).__name__, message=str(exc))
-            await self.ticks.finish(tick, TickStatus.FAILURE, error=error, cursor=cursor)
+            await self._finish(memory, tick, TickStatus.FAILURE, error=error, cursor=cursor)
             log.warning("daemon.sensor_requests_invalid", sensor=sensor.name, error=str(exc))
             return
         requested = len(result.run_requests)
@@ -224,7 +308,8 @@ class SensorLoops(InstigatorLoop):
         else:
             status = TickStatus.SKIPPED
             reason = result.skip_reason or "the sensor requested nothing"
-        await self.ticks.finish(
+        await self._finish(
+            memory,
             tick,
             status,
             launched=launched,

@@ -1,15 +1,18 @@
 """Recording ticks: every evaluation of a schedule or sensor leaves one.
 
-A tick is stored ``STARTED`` when the evaluation begins and updated once with its outcome
-(``SUCCESS``, ``SKIPPED`` with a reason, ``FAILURE`` with the error), its duration, the runs
-and run keys it queued and the cursor it stored; the instigator's ``last_tick_time`` and
-``last_tick_status`` follow. A daemon that dies mid-tick leaves a ``STARTED`` tick behind,
-which the next daemon of the location closes as a failure (:func:`close_interrupted_ticks`).
+A tick is stored once, with its outcome (``SUCCESS``, ``SKIPPED`` with a reason, ``FAILURE``
+with the error), its duration, the runs and run keys it queued and the cursor it stored, in
+the same transaction as the instigator's ``last_tick_time``, ``last_tick_status`` (and
+cursor) it moves: a fast tick costs one round trip. An evaluation still running after
+``started_after`` seconds is stored ``STARTED`` meanwhile, so a slow or hanging one is visible;
+a daemon that dies mid-tick leaves that ``STARTED`` tick behind, which the next daemon of the
+location closes as a failure (:func:`close_interrupted_ticks`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,24 +25,49 @@ from rivers.storage.records import InstigatorType, TickRecord, TickStatus
 from rivers.telemetry import get_logger
 from rivers_daemon.metrics import DaemonMetrics
 
-__all__ = ["OpenTick", "TickRecorder", "close_interrupted_ticks"]
+__all__ = ["STARTED_AFTER", "OpenTick", "TickRecorder", "close_interrupted_ticks"]
 
 log = get_logger("rivers.daemon.ticks")
 
 _INTERRUPTED = "the daemon stopped during this tick"
+#: Seconds an evaluation runs before its tick is stored as ``STARTED``.
+STARTED_AFTER = 1.0
 
 
 @dataclass
 class OpenTick:
-    """A tick being evaluated (stored as ``STARTED``)."""
+    """A tick being evaluated (stored as ``STARTED`` once it took ``started_after``)."""
 
     record: TickRecord
     started: float = field(default_factory=time.perf_counter)
+    #: The delayed ``STARTED`` write (``None``: none scheduled).
+    announcement: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: Whether the ``STARTED`` write began (its row may exist).
+    announced: bool = False
 
     @property
     def elapsed_ms(self) -> float:
         """Milliseconds since the tick began."""
         return (time.perf_counter() - self.started) * 1000.0
+
+    def discard(self) -> None:
+        """Drop the pending ``STARTED`` write (a no-op once the tick was recorded).
+
+        For a tick abandoned without an outcome: if it was already stored ``STARTED``, it
+        stays so until the next daemon of the location closes it.
+        """
+        if self.announcement is not None and not self.announcement.done():
+            self.announcement.cancel()
+
+    async def settle(self) -> None:
+        """Before the outcome is written: cancel the ``STARTED`` write, or let it land first."""
+        task = self.announcement
+        if task is None or task.done():
+            return
+        if self.announced:
+            await task  # one round trip in flight; the outcome then replaces it
+        else:
+            task.cancel()
 
 
 class TickRecorder:
@@ -49,12 +77,21 @@ class TickRecorder:
         storage: the shared store.
         location_id: the location's identity.
         metrics: where ticks are counted.
+        started_after: seconds an evaluation runs before its tick is stored ``STARTED``.
     """
 
-    def __init__(self, storage: Storage, location_id: str, metrics: DaemonMetrics) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        location_id: str,
+        metrics: DaemonMetrics,
+        *,
+        started_after: float = STARTED_AFTER,
+    ) -> None:
         self.storage = storage
         self.location_id = location_id
         self.metrics = metrics
+        self.started_after = started_after
 
     async def begin(
         self,
@@ -64,7 +101,10 @@ class TickRecorder:
         scheduled_time: float | None = None,
         timestamp: float | None = None,
     ) -> OpenTick:
-        """Store a ``STARTED`` tick."""
+        """Open a tick; it is stored ``STARTED`` only if still open after ``started_after``.
+
+        Close it with :meth:`finish` or :meth:`close`, or :meth:`OpenTick.discard` it.
+        """
         record = TickRecord(
             tick_id=uuid.uuid4().hex,
             location_id=self.location_id,
@@ -74,8 +114,19 @@ class TickRecorder:
             timestamp=time.time() if timestamp is None else timestamp,
             scheduled_time=scheduled_time,
         )
-        await asyncio.to_thread(self.storage.add_tick, record)
-        return OpenTick(record)
+        tick = OpenTick(record)
+        tick.announcement = asyncio.create_task(
+            self._announce(tick), name=f"rivers-daemon-tick-{record.tick_id}"
+        )
+        return tick
+
+    async def _announce(self, tick: OpenTick) -> None:
+        await asyncio.sleep(self.started_after)
+        tick.announced = True
+        try:
+            await asyncio.to_thread(self.storage.add_tick, tick.record)
+        except Exception as exc:  # the outcome is written anyway (UPSERT)
+            log.warning("daemon.tick_start_not_stored", tick_id=tick.record.tick_id, error=str(exc))
 
     async def finish(
         self,
@@ -89,8 +140,9 @@ class TickRecorder:
         requested: int = 0,
         last_tick_time: float | None = None,
         store_cursor: bool = False,
+        expected_cursor: str | None = None,
     ) -> TickRecord:
-        """Store the tick's outcome and move the instigator's last tick (and cursor).
+        """Store the tick's outcome and move the instigator's last tick (and cursor), at once.
 
         Args:
             tick: the tick :meth:`begin` returned.
@@ -103,39 +155,38 @@ class TickRecorder:
             last_tick_time: the instigator's new ``last_tick_time`` (default the tick's
                 timestamp; schedules pass the scheduled time).
             store_cursor: also store ``cursor`` as the instigator's cursor.
+            expected_cursor: the cursor the tick started from: a stored cursor that is no
+                longer this one (changed meanwhile) is kept rather than overwritten.
         """
-        record = tick.record
-        changes: dict[str, Any] = {"status": status, "duration_ms": tick.elapsed_ms}
-        if launched is not None:
-            changes.update(
-                run_ids=launched.run_ids,
-                backfill_ids=launched.backfill_ids,
-                run_keys=launched.run_keys,
-            )
-        if skip_reason is not None:
-            changes["skip_reason"] = skip_reason
-        if error is not None:
-            changes["error"] = error
-        if cursor is not None:
-            changes["cursor"] = cursor
-        if requested:
-            changes["requested"] = requested
-        updated = await asyncio.to_thread(self.storage.update_tick, record.tick_id, **changes)
-        state: dict[str, Any] = {
-            "last_tick_time": record.timestamp if last_tick_time is None else last_tick_time,
-            "last_tick_status": status,
-        }
-        if store_cursor:
-            state["cursor"] = cursor
-        await asyncio.to_thread(
-            self.storage.update_instigator,
-            self.location_id,
-            record.instigator,
-            record.type,
-            **state,
+        final = _outcome(
+            tick,
+            status,
+            launched=launched,
+            skip_reason=skip_reason,
+            error=error,
+            cursor=cursor,
+            requested=requested,
         )
-        self.metrics.ticks.labels(str(record.type), str(status)).inc()
-        return updated
+        moved = final.timestamp if last_tick_time is None else last_tick_time
+        write = functools.partial(
+            self.storage.record_tick, final, last_tick_time=moved, last_tick_status=status
+        )
+        if store_cursor:
+            write = functools.partial(write, cursor=cursor, expected_cursor=expected_cursor)
+        await tick.settle()
+        await asyncio.to_thread(write)
+        self.metrics.ticks.labels(str(final.type), str(status)).inc()
+        return final
+
+    async def close(
+        self, tick: OpenTick, status: TickStatus, *, error: ErrorInfo | None = None
+    ) -> TickRecord:
+        """Store the tick's outcome without moving its instigator (e.g. a stopped evaluation)."""
+        final = _outcome(tick, status, error=error)
+        await tick.settle()
+        await asyncio.to_thread(self.storage.record_tick, final)
+        self.metrics.ticks.labels(str(final.type), str(status)).inc()
+        return final
 
     async def skipped(
         self, instigator: str, type: InstigatorType, *, scheduled_time: float, reason: str
@@ -159,6 +210,35 @@ class TickRecorder:
         """Delete ticks older than the retention; returns how many."""
         cutoff = time.time() - retention_days * 86400.0
         return await asyncio.to_thread(self.storage.purge_ticks, cutoff)
+
+
+def _outcome(
+    tick: OpenTick,
+    status: TickStatus,
+    *,
+    launched: Launched | None = None,
+    skip_reason: str | None = None,
+    error: ErrorInfo | None = None,
+    cursor: str | None = None,
+    requested: int = 0,
+) -> TickRecord:
+    """The tick's record with its outcome and duration."""
+    changes: dict[str, Any] = {"status": status, "duration_ms": tick.elapsed_ms}
+    if launched is not None:
+        changes.update(
+            run_ids=launched.run_ids,
+            backfill_ids=launched.backfill_ids,
+            run_keys=launched.run_keys,
+        )
+    if skip_reason is not None:
+        changes["skip_reason"] = skip_reason
+    if error is not None:
+        changes["error"] = error
+    if cursor is not None:
+        changes["cursor"] = cursor
+    if requested:
+        changes["requested"] = requested
+    return TickRecord.model_validate({**tick.record.model_dump(), **changes})
 
 
 def close_interrupted_ticks(storage: Storage, location_id: str) -> int:

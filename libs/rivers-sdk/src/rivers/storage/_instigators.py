@@ -69,36 +69,76 @@ class InstigatorStore(StorageBase):
 
         Only the fields given change (``None`` clears one); its status is never touched.
         """
-        changes: dict[str, Any] = {}
-        if not isinstance(cursor, _Unset):
-            changes["cursor"] = cursor
-        if not isinstance(last_tick_time, _Unset):
-            changes["last_tick_time"] = None if last_tick_time is None else float(last_tick_time)
-        if not isinstance(last_tick_status, _Unset):
-            changes["last_tick_status"] = (
-                None if last_tick_status is None else str(TickStatus(last_tick_status))
-            )
-        return self._upsert(location_id, name, type, changes)
+        return self._upsert(
+            location_id,
+            name,
+            type,
+            instigator_changes(
+                cursor=cursor, last_tick_time=last_tick_time, last_tick_status=last_tick_status
+            ),
+        )
 
     def _upsert(
         self, location_id: str, name: str, type: InstigatorType, changes: dict[str, Any]
     ) -> InstigatorState:
-        sets = ["location_id = $loc", "name = $name", "type = $type", "updated_at = $now"]
-        variables: dict[str, Any] = {
-            "loc": location_id,
-            "name": name,
-            "type": str(InstigatorType(type)),
-            "now": time.time(),
-        }
-        for field, value in sorted(changes.items()):
-            if value is None:
-                sets.append(f"{field} = NONE")  # a JSON null is not NONE for option<> fields
-            else:
-                sets.append(f"{field} = ${field}")
-                variables[field] = value
-        (rows,) = self._q(
-            f"UPSERT type::record('instigator', [$loc, $name]) SET {', '.join(sets)} "
-            f"RETURN {_FIELDS};",
-            variables,
-        )
+        statement, variables = upsert_statement(location_id, name, type, changes)
+        (rows,) = self._q(f"{statement} RETURN {_FIELDS};", variables)
         return InstigatorState.model_validate(rows[0])
+
+
+def instigator_changes(
+    *,
+    cursor: str | _Unset | None = UNSET,
+    last_tick_time: float | _Unset | None = UNSET,
+    last_tick_status: TickStatus | _Unset | None = UNSET,
+) -> dict[str, Any]:
+    """The stored values of the fields given (``UNSET`` ones are left out, ``None`` clears)."""
+    changes: dict[str, Any] = {}
+    if not isinstance(cursor, _Unset):
+        changes["cursor"] = cursor
+    if not isinstance(last_tick_time, _Unset):
+        changes["last_tick_time"] = None if last_tick_time is None else float(last_tick_time)
+    if not isinstance(last_tick_status, _Unset):
+        changes["last_tick_status"] = (
+            None if last_tick_status is None else str(TickStatus(last_tick_status))
+        )
+    return changes
+
+
+def upsert_statement(
+    location_id: str,
+    name: str,
+    type: InstigatorType,
+    changes: dict[str, Any],
+    *,
+    expected_cursor: str | _Unset | None = UNSET,
+) -> tuple[str, dict[str, Any]]:
+    """An ``UPSERT`` of one instigator row setting ``changes`` (no ``RETURN``, no ``;``).
+
+    With ``expected_cursor``, a ``cursor`` change applies only while the stored cursor is
+    still that one. Its variables are ``$loc``, ``$name``, ``$type``, ``$now``, one per
+    changed field and ``$expected_cursor``.
+    """
+    sets = ["location_id = $loc", "name = $name", "type = $type", "updated_at = $now"]
+    variables: dict[str, Any] = {
+        "loc": location_id,
+        "name": name,
+        "type": str(InstigatorType(type)),
+        "now": time.time(),
+    }
+    for field, value in sorted(changes.items()):
+        new = "NONE" if value is None else f"${field}"  # a JSON null is not NONE for option<>
+        if value is not None:
+            variables[field] = value
+        if field == "cursor" and not isinstance(expected_cursor, _Unset):
+            if expected_cursor is None:
+                guard = "cursor == NONE"
+            else:
+                guard = "cursor == $expected_cursor"
+                variables["expected_cursor"] = expected_cursor
+            new = f"IF {guard} THEN {new} ELSE cursor END"
+        sets.append(f"{field} = {new}")
+    return (
+        f"UPSERT type::record('instigator', [$loc, $name]) SET {', '.join(sets)}",
+        variables,
+    )

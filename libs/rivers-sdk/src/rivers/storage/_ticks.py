@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 
 from rivers.errors import StorageError
 from rivers.storage._base import StorageBase
+from rivers.storage._instigators import UNSET, _Unset, instigator_changes, upsert_statement
 from rivers.storage.records import TickRecord, TickStatus
 
 __all__ = ["TickStore"]
@@ -64,6 +65,49 @@ class TickStore(StorageBase):
         self._q(
             "CREATE type::record('tick', $id) CONTENT $data RETURN NONE;",
             {"id": tick.tick_id, "data": tick.model_dump(mode="json", exclude_none=True)},
+        )
+
+    def record_tick(
+        self,
+        tick: TickRecord,
+        *,
+        cursor: str | _Unset | None = UNSET,
+        last_tick_time: float | _Unset | None = UNSET,
+        last_tick_status: TickStatus | _Unset | None = UNSET,
+        expected_cursor: str | _Unset | None = UNSET,
+    ) -> None:
+        """Store ``tick`` as it is now and move its instigator, in one transaction.
+
+        The tick is written whole (``UPSERT``): it replaces a stored ``STARTED`` tick of the
+        same id, or is created. When any instigator field is given, the instigator
+        (``tick.location_id``, ``tick.instigator``, ``tick.type``) changes as
+        :meth:`update_instigator` would change it; otherwise only the tick is written.
+
+        Args:
+            tick: the tick, with its outcome.
+            cursor: the instigator's new cursor (``None`` clears it).
+            last_tick_time: its new last tick time.
+            last_tick_status: its new last tick status.
+            expected_cursor: the cursor the tick started from: ``cursor`` is stored only if
+                the stored cursor is still that one, so a change made meanwhile (a reset)
+                wins. The other fields move regardless.
+        """
+        data = {"id": tick.tick_id, "data": tick.model_dump(mode="json", exclude_none=True)}
+        changes = instigator_changes(
+            cursor=cursor, last_tick_time=last_tick_time, last_tick_status=last_tick_status
+        )
+        if not changes:
+            self._q("UPSERT type::record('tick', $id) CONTENT $data RETURN NONE;", data)
+            return
+        statement, variables = upsert_statement(
+            tick.location_id, tick.instigator, tick.type, changes, expected_cursor=expected_cursor
+        )
+        self._q(
+            "BEGIN;\n"
+            "UPSERT type::record('tick', $id) CONTENT $data RETURN NONE;\n"
+            f"{statement} RETURN NONE;\n"
+            "COMMIT;",
+            {**variables, **data},
         )
 
     def update_tick(self, tick_id: str, **fields: Any) -> TickRecord:
