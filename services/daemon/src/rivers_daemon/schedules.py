@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from rivers.automation.cron import cron_ticks as due_ticks
+from rivers.automation.cron import next_cron_tick as next_tick
 from rivers.automation.launch import Launched
 from rivers.automation.requests import RunRequest, SensorResult
 from rivers.definitions.snapshot import DefinitionsSnapshot, ScheduleSnap
@@ -34,7 +36,6 @@ from rivers.storage import Storage
 from rivers.storage.records import InstigatorState, InstigatorType, TickStatus
 from rivers.telemetry import get_logger
 from rivers_daemon.codeserver import CodeLocationUnreachable, CodeServerClient
-from rivers_daemon.cron import due_ticks, next_tick
 from rivers_daemon.instigators import InstigatorLoop, is_running
 from rivers_daemon.loops import cancel
 from rivers_daemon.metrics import DaemonMetrics

@@ -11,12 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
+from rivers.automation.cron import next_cron_tick
 from rivers.client.models import InstigatorInfo
-from rivers.partitions.cron import parse_cron
 from rivers.storage.records import InstigatorState, InstigatorType, TickRecord, TickStatus
 from rivers.telemetry import get_logger
 from rivers_ui.errors import InvalidArgument, NotFound
@@ -86,19 +84,15 @@ def _defined(snapshot: DefinitionsSnapshot) -> list[_Defined]:
 def next_cron_time(cron: str, timezone: str, after: float) -> float | None:
     """The first time strictly after ``after`` that ``cron`` fires, read in ``timezone``.
 
-    ``None`` when the expression or the zone cannot be read (logged; the snapshot was
-    validated by the code server, so this means a version mismatch).
+    The daemon's rule (``rivers.automation.cron``, DST as Dagster does it). ``None`` when the
+    expression or the zone cannot be read (logged; the snapshot was validated by the code
+    server, so this means a version mismatch).
     """
-    from croniter import croniter  # imported here: only listing instigators needs it
-
     try:
-        expr6 = parse_cron(cron).expr
-        start = datetime.fromtimestamp(after, ZoneInfo(timezone))
-        moment = croniter(expr6, start, second_at_beginning=True).get_next(datetime)
+        return next_cron_tick(cron, timezone, after=after)
     except Exception as exc:  # croniter and zoneinfo raise several unrelated types
         log.warning("ui.bad_cron", cron=cron, timezone=timezone, error=str(exc))
         return None
-    return float(moment.timestamp())
 
 
 def _info(

@@ -60,8 +60,9 @@ class Schedule:
         name: the schedule's name (default the function's).
         cron: 5 fields, or 6 with leading seconds (``"*/30 * * * * *"``), or ``@daily`` ...
         target: what its runs materialize: a selection or an ``rs.Job``.
-        timezone: the IANA zone the cron is read in (DST-aware: a local time that does not
-            exist is skipped, one that exists twice runs once).
+        timezone: the IANA zone the cron is read in. Around DST changes a daily time that does
+            not exist runs at the next existing time, one that exists twice runs at its second
+            occurrence, and hourly (or faster) crons keep one run per real interval.
         partition: for partitioned targets, the partition key, or a callable of the
             context returning it; default the latest partition complete at the tick.
         run_config: run config of each run, or a callable of the context returning it.
