@@ -10,6 +10,8 @@ later milestone. The JSON endpoints use the same functions as the gRPC API:
 - ``GET /api/runs/{run_id}/events?after_seq=&limit=``
 - ``GET /api/instigators?location=``
 - ``GET /api/ticks?location=&instigator=&status=&limit=&before=``
+- ``GET /api/graph?location=`` (``rivers_ui.graph``)
+- ``GET /api/events?run_id=&after_seq=`` (Server-Sent Events, ``rivers_ui.sse``)
 
 Errors are ``{"error": message}`` with 400, 404, 409, 503 or 500.
 """
@@ -28,7 +30,7 @@ from aiohttp import web
 from rivers.errors import StorageError
 from rivers.storage.records import RunRecord, RunStatus, TickStatus
 from rivers.telemetry import get_logger
-from rivers_ui import instigators, runs
+from rivers_ui import graph, instigators, runs, sse
 from rivers_ui.errors import (
     FailedPrecondition,
     GatewayError,
@@ -68,6 +70,8 @@ def build_app(state: GatewayState) -> web.Application:
     app.router.add_get("/api/runs/{run_id}/events", _events)
     app.router.add_get("/api/instigators", _instigators)
     app.router.add_get("/api/ticks", _ticks)
+    app.router.add_get("/api/graph", _graph)
+    app.router.add_get("/api/events", _sse)
     return app
 
 
@@ -207,6 +211,18 @@ async def _ticks(request: web.Request) -> web.Response:
         before=_float(request, "before"),
     )
     return web.json_response([_dump(t) for t in ticks])
+
+
+async def _graph(request: web.Request) -> web.Response:
+    state = request.app[_STATE]
+    body = await asyncio.to_thread(
+        graph.asset_graph, state.catalog, request.query.get("location") or None
+    )
+    return web.json_response(body)
+
+
+async def _sse(request: web.Request) -> web.StreamResponse:
+    return await sse.stream_events(request, request.app[_STATE])
 
 
 # --- the home page -----------------------------------------------------------------------------

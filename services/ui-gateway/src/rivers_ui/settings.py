@@ -49,6 +49,9 @@ class GatewaySettings(ServiceSettings):
     event_poll_interval: float = Field(
         default=0.01, gt=0, description="seconds between two polls of the event table"
     )
+    sse_keepalive: float = Field(
+        default=15.0, gt=0, description="seconds between keep-alive comments on /api/events"
+    )
     planner_timeout: float = Field(
         default=30.0, gt=0, description="deadline of one planner call, in seconds"
     )

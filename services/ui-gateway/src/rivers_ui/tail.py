@@ -42,11 +42,11 @@ class Signal(enum.Enum):
 
 
 class Subscription:
-    """One watcher's queue of a run's events."""
+    """One watcher's queue of a run's events (of every run's when ``run_id`` is ``None``)."""
 
     __slots__ = ("dropping", "queue", "run_id")
 
-    def __init__(self, run_id: str, maxsize: int) -> None:
+    def __init__(self, run_id: str | None, maxsize: int) -> None:
         self.run_id = run_id
         self.queue: asyncio.Queue[RunEvent | Signal] = asyncio.Queue(maxsize)
         # Set on overflow until the watcher reads the marker; events meanwhile are dropped.
@@ -113,7 +113,8 @@ class EventTail:
         self.queue_size = queue_size
         self.metrics = TailMetrics(registry)
         self.position = 0
-        self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        # Keyed by run id; ``None`` holds the subscriptions to every run (the SSE stream).
+        self._subs: dict[str | None, set[Subscription]] = defaultdict(set)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -139,8 +140,13 @@ class EventTail:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def subscribe(self, run_id: str) -> Subscription:
-        """A queue receiving ``run_id``'s events polled from now on."""
+    @property
+    def watchers(self) -> int:
+        """Subscriptions currently fed."""
+        return sum(len(subs) for subs in self._subs.values())
+
+    def subscribe(self, run_id: str | None) -> Subscription:
+        """A queue receiving ``run_id``'s events (every run's if ``None``) polled from now on."""
         sub = Subscription(run_id, self.queue_size)
         if self._closed:
             sub.close()
@@ -169,9 +175,11 @@ class EventTail:
                     await asyncio.sleep(self.interval)
                 else:
                     self._wake.clear()  # before reading: a subscriber arriving meanwhile wakes us
-                    self.position = max(
-                        self.position, await asyncio.to_thread(self.storage.last_event_seq)
-                    )
+                    last = await asyncio.to_thread(self.storage.last_event_seq)
+                    # A subscriber that arrived during the read may have read an older last
+                    # seq: skipping ahead now would hide the events in between from it.
+                    if not self._subs:
+                        self.position = max(self.position, last)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), _IDLE_INTERVAL)
             except asyncio.CancelledError:
@@ -190,9 +198,10 @@ class EventTail:
             if event.seq is not None:
                 self.position = max(self.position, event.seq)
             subs = self._subs.get(event.run_id)
-            if subs:
+            everything = self._subs.get(None)
+            if subs or everything:
                 self.metrics.delay.observe(max(now - event.timestamp, 0.0))
-                for sub in subs:
+                for sub in (*(subs or ()), *(everything or ())):
                     sub.offer(event)
         self.metrics.events.inc(len(events))
         return len(events) == self.batch
