@@ -12,6 +12,7 @@ import pytest
 from rivers.storage.records import InstigatorType, TickStatus
 from rivers_codeserver.server import start as start_codeserver
 from rivers_daemon.server import Daemon
+from rivers_daemon.ticks import STARTED_AFTER
 from tests.codeserver.support import LoopThread, Running, Store, wait_for
 from tests.daemon.support import address, location_id, switch_on, ticks_of
 
@@ -48,7 +49,7 @@ def _spy(daemon: Daemon, method: str) -> list[Any]:
 def test_a_fast_tick_is_written_once_in_its_final_status(
     store: Store, sensors_server: Running, daemons: Callable[..., Daemon]
 ) -> None:
-    """Fast ticks are never stored STARTED; each leaves one final row with the cursor it set."""
+    """Quick ticks are never stored STARTED; each leaves one final row with the cursor it set."""
     loc = location_id(sensors_server)
     daemon = daemons(loc, address(sensors_server), enable_queue=False, enable_schedules=False)
     started = _spy(daemon, "add_tick")
@@ -57,7 +58,11 @@ def test_a_fast_tick_is_written_once_in_its_final_status(
     ticks = ticks_of(store.storage, loc, "fast")
     assert {t.status for t in ticks} == {TickStatus.SKIPPED}
     assert [t.cursor for t in ticks[:3]] == ["1", "2", "3"]
-    assert started == []  # no STARTED row was ever written for a fast tick
+    # A STARTED row is written only for a tick that took STARTED_AFTER (on a loaded machine the
+    # first evaluation may, while it spawns the code server's worker); never for a quick one.
+    slow_ids = {t.tick_id for t in ticks if t.duration_ms >= STARTED_AFTER * 1000}
+    assert {record.tick_id for (record,) in started} <= slow_ids
+    assert len(slow_ids) < len(ticks)
     state = store.storage.get_instigator_state(loc, "fast")
     assert state is not None and int(state.cursor or 0) >= 3
 
