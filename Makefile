@@ -6,7 +6,7 @@ STAMP := $(VENV)/.rivers-installed
 PACKAGES := -e libs/rivers-sdk -e services/planner -e services/daemon -e services/codeserver -e services/ui-gateway
 EXAMPLE ?= examples.analytics
 
-.PHONY: setup dev test lint typecheck proto bench clean
+.PHONY: setup browser dev test lint typecheck proto bench clean
 
 $(STAMP): requirements-dev.txt libs/rivers-sdk/pyproject.toml services/*/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ setup: $(STAMP)
 dev: setup
 	$(BIN)/rivers dev $(EXAMPLE)
 
-test: setup
+# The browser tests drive Debian's Chromium; install it when it is missing (needs root).
+browser:
+	@test -x /usr/bin/chromium || scripts/install_chromium.sh
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 lint: setup

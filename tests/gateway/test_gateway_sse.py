@@ -1,4 +1,4 @@
-"""GET /api/events: hello, live events in order, resume, run filter, keep-alive, disconnect."""
+"""GET /api/events: hello, live events in order, resume, run filter, pings, changes, disconnect."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import aiohttp
 
 from rivers.execution.events import EventKind, RunEvent
 from rivers.storage import RunStatus
+from rivers.storage.records import InstigatorType
 from tests.fixtures.code_locations import basic
 from tests.gateway.harness import Stack
 
@@ -173,22 +174,53 @@ def test_bad_resume_point_is_a_400(stack: Stack) -> None:
     assert stack.gateway.state.tail.watchers == 0
 
 
-def test_keep_alive_comments_and_disconnect_frees_the_watcher(stack: Stack) -> None:
-    """An idle stream gets keep-alive comments; a client that leaves is unsubscribed."""
+def test_keep_alive_pings_and_disconnect_frees_the_watcher(stack: Stack) -> None:
+    """An idle stream gets ping events (interval in hello); a client that leaves is unsubscribed."""
     stack.stop_gateway()
     gateway = stack.start_gateway(sse_keepalive=0.05)
     tail = gateway.state.tail
 
     async def test() -> None:
         async with _connect(stack) as sse:
-            await sse.message()
+            hello = await sse.message()
+            assert json.loads(hello["data"])["keepalive"] == 0.05
             assert tail.watchers == 1
-            comment = await sse.message(comments=True)
-            assert comment == {"comment": "keep-alive"}
+            ping = await sse.message()
+            assert ping == {"event": "ping", "data": "{}"}
         for _ in range(200):
             if tail.watchers == 0:
                 return
             await asyncio.sleep(0.01)
         raise AssertionError("the watcher of a closed stream was not freed")
+
+    _run(stack, test)
+
+
+def test_changes_without_run_events_are_announced_by_topic(stack: Stack) -> None:
+    """A pool limit set or a schedule switched on reaches open streams as `changed` topics."""
+    stack.stop_gateway()
+    stack.start_gateway(pulse_interval=0.05)
+    loc = stack.register(basic.repo)
+
+    async def next_change(sse: Sse) -> str:
+        while True:
+            message = await sse.message()
+            if message.get("event") == "changed":
+                return str(json.loads(message["data"])["topic"])
+
+    async def test() -> None:
+        async with _connect(stack) as sse:
+            await sse.message()
+            await asyncio.sleep(0.2)  # the pulse's first read is its baseline
+            await asyncio.to_thread(stack.storage.set_pool_limit, "warehouse", 3)
+            assert await next_change(sse) == "pools"
+            await asyncio.to_thread(
+                stack.storage.set_instigator_status,
+                loc.identity,
+                "nightly",
+                InstigatorType.SCHEDULE,
+                True,
+            )
+            assert await next_change(sse) == "instigators"
 
     _run(stack, test)

@@ -21,6 +21,7 @@ from rivers_ui.catalog import Catalog
 from rivers_ui.http import build_app
 from rivers_ui.monitor import RunMonitor
 from rivers_ui.planner import PlannerClient
+from rivers_ui.pulse import Pulse
 from rivers_ui.settings import GatewaySettings
 from rivers_ui.state import GatewayState
 from rivers_ui.tail import EventTail
@@ -134,6 +135,8 @@ async def start(settings: GatewaySettings, *, storage: Storage | None = None) ->
             registry=registry,
         )
 
+        pulse = Pulse(catalog, tail, interval=settings.pulse_interval)
+
         def add_servicers(server: grpc.aio.Server) -> None:
             api_pb2_grpc.add_ApiServicer_to_server(ApiServicer(state), server)  # type: ignore[no-untyped-call]  # generated, untyped
 
@@ -143,9 +146,11 @@ async def start(settings: GatewaySettings, *, storage: Storage | None = None) ->
                 await runtime.start_http(build_app(state), port=settings.http_port)
         except (OSError, RuntimeError) as exc:
             raise RiversError(f"the gateway cannot listen on {settings.host}: {exc}") from exc
+        runtime.on_drain(pulse.stop)
         runtime.on_drain(tail.close)
         runtime.on_drain(monitor.stop)
         monitor.start()
+        pulse.start()
         await runtime.mark_ready()
     except BaseException:
         await runtime.shutdown()

@@ -50,7 +50,12 @@ class GatewaySettings(ServiceSettings):
         default=0.01, gt=0, description="seconds between two polls of the event table"
     )
     sse_keepalive: float = Field(
-        default=15.0, gt=0, description="seconds between keep-alive comments on /api/events"
+        default=15.0, gt=0, description="seconds between keep-alive pings on /api/events"
+    )
+    pulse_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="seconds between two checks for changed ticks, backfills, pools, locations",
     )
     planner_timeout: float = Field(
         default=30.0, gt=0, description="deadline of one planner call, in seconds"

@@ -7,8 +7,11 @@ once (events at or below the last sent sequence number are dropped). It opens wi
 browser's automatic resume) or ``?after_seq=`` the stored events after it are replayed
 first. Each event is ``id: <seq>`` / ``event: run_event`` / ``data: <json>``; a ``RUN_*``
 event is followed by ``event: run_status`` so pages can update a run's badge without
-re-reading it. A comment every ``sse_keepalive`` seconds keeps proxies from closing an idle
-stream and reveals a gone client (its write fails), which frees the subscription.
+re-reading it. ``event: changed`` with ``{"topic": ...}`` announces a change that writes no
+run event (``rivers_ui.pulse``: ticks, instigators, backfills, pools, locations). An
+``event: ping`` every ``sse_keepalive`` seconds keeps proxies from closing an idle stream,
+lets the page tell a live stream from a stale one (``hello`` carries the interval), and
+reveals a gone client (its write fails), which frees the subscription.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from aiohttp import web
 from rivers.execution.events import EventKind, RunEvent
 from rivers.storage.records import RunStatus
 from rivers_ui.errors import InvalidArgument
-from rivers_ui.tail import Signal
+from rivers_ui.tail import Changed, Signal
 
 if TYPE_CHECKING:
     from rivers_ui.state import GatewayState
@@ -105,19 +108,21 @@ async def stream_events(request: web.Request, state: GatewayState) -> web.Stream
             }
         )
         await response.prepare(request)
-        await response.write(_message("hello", {"last_seq": current, "run_id": run_id}))
+        keepalive = state.settings.sse_keepalive
+        hello = {"last_seq": current, "run_id": run_id, "keepalive": keepalive}
+        # ``retry``: a browser whose stream drops (a gateway restart) reconnects after 1 s.
+        await response.write(b"retry: 1000\n" + _message("hello", hello))
         last = current if after is None else after
         try:
             if after is not None:
                 async for event in _stored(state, run_id, last):
                     last = event.seq or last
                     await response.write(_event_messages(event))
-            keepalive = state.settings.sse_keepalive
             while True:
                 try:
                     item = await asyncio.wait_for(sub.queue.get(), keepalive)
                 except TimeoutError:
-                    await response.write(b": keep-alive\n\n")
+                    await response.write(_message("ping", {}))
                     continue
                 if item is Signal.CLOSED:
                     break  # shutting down: the browser reconnects elsewhere with its last id
@@ -127,7 +132,9 @@ async def stream_events(request: web.Request, state: GatewayState) -> web.Stream
                         last = event.seq or last
                         await response.write(_event_messages(event))
                     continue
-                assert isinstance(item, RunEvent)
+                if isinstance(item, Changed):
+                    await response.write(_message("changed", {"topic": item.topic}))
+                    continue
                 if item.seq is None or item.seq <= last:
                     continue
                 last = item.seq

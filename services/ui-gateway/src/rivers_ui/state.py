@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aiohttp import web
+
 if TYPE_CHECKING:
     from rivers.storage import Storage
     from rivers_ui.catalog import Catalog
@@ -12,7 +14,7 @@ if TYPE_CHECKING:
     from rivers_ui.settings import GatewaySettings
     from rivers_ui.tail import EventTail
 
-__all__ = ["GatewayState"]
+__all__ = ["STATE", "GatewayState"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +26,7 @@ class GatewayState:
     catalog: Catalog
     planner: PlannerClient
     tail: EventTail
+
+
+#: Where the aiohttp application keeps the gateway's state (``request.app[STATE]``).
+STATE: web.AppKey[GatewayState] = web.AppKey("state", GatewayState)

@@ -16,6 +16,7 @@ import contextlib
 import enum
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -26,7 +27,7 @@ from rivers.telemetry import get_logger
 if TYPE_CHECKING:
     from rivers.storage import Storage
 
-__all__ = ["EventTail", "Signal", "Subscription"]
+__all__ = ["Changed", "EventTail", "Signal", "Subscription"]
 
 log = get_logger("rivers.ui")
 
@@ -41,6 +42,16 @@ class Signal(enum.Enum):
     CLOSED = "closed"  # the gateway is shutting down
 
 
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """Something other than a run's events changed (``rivers_ui.pulse``): pages re-read it."""
+
+    topic: str
+
+
+Item = RunEvent | Signal | Changed
+
+
 class Subscription:
     """One watcher's queue of a run's events (of every run's when ``run_id`` is ``None``)."""
 
@@ -48,12 +59,12 @@ class Subscription:
 
     def __init__(self, run_id: str | None, maxsize: int) -> None:
         self.run_id = run_id
-        self.queue: asyncio.Queue[RunEvent | Signal] = asyncio.Queue(maxsize)
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize)
         # Set on overflow until the watcher reads the marker; events meanwhile are dropped.
         self.dropping = False
 
-    def offer(self, event: RunEvent) -> None:
-        """Queue an event, or mark the queue overflowed when it is full."""
+    def offer(self, event: RunEvent | Changed) -> None:
+        """Queue an item, or mark the queue overflowed when it is full."""
         if self.dropping:
             return
         try:
@@ -155,6 +166,15 @@ class EventTail:
         self.metrics.watchers.inc()
         self._wake.set()
         return sub
+
+    def watchers_of_all(self) -> int:
+        """Subscriptions to every run's events (the SSE streams)."""
+        return len(self._subs.get(None, ()))
+
+    def broadcast(self, item: Changed) -> None:
+        """Hand ``item`` to every subscription to all runs (the SSE streams)."""
+        for sub in self._subs.get(None, ()):
+            sub.offer(item)
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Stop feeding ``sub`` (idempotent)."""
