@@ -3,15 +3,16 @@
 The stream subscribes to the gateway's one event tail *before* it reads anything from
 storage, so an event written meanwhile arrives through the tail or the replay and is sent
 once (events at or below the last sent sequence number are dropped). It opens with
-``event: hello`` carrying the store's last sequence number; with ``Last-Event-ID`` (the
-browser's automatic resume) or ``?after_seq=`` the stored events after it are replayed
-first. Each event is ``id: <seq>`` / ``event: run_event`` / ``data: <json>``; a ``RUN_*``
-event is followed by ``event: run_status`` so pages can update a run's badge without
-re-reading it. ``event: changed`` with ``{"topic": ...}`` announces a change that writes no
-run event (``rivers_ui.pulse``: ticks, instigators, backfills, pools, locations). An
-``event: ping`` every ``sse_keepalive`` seconds keeps proxies from closing an idle stream,
-lets the page tell a live stream from a stale one (``hello`` carries the interval), and
-reveals a gone client (its write fails), which frees the subscription.
+``event: hello`` carrying the store's last sequence number (its ``id`` is the resume
+point); with ``Last-Event-ID`` (the browser's automatic resume) or ``?after_seq=`` the
+stored events after it are replayed first. Each event is ``id: <seq>`` /
+``event: run_event`` / ``data: <json>``; a ``RUN_*`` event is followed by
+``event: run_status`` so pages can update a run's badge without re-reading it.
+``event: changed`` with ``{"topic": ...}`` announces a change that writes no run event
+(``rivers_ui.pulse``: ticks, instigators, backfills, pools, locations). An ``event: ping``
+every ``sse_keepalive`` seconds keeps proxies from closing an idle stream, lets the page
+tell a live stream from a stale one (``hello`` carries the interval), and reveals a gone
+client (its write fails), which frees the subscription.
 """
 
 from __future__ import annotations
@@ -110,9 +111,10 @@ async def stream_events(request: web.Request, state: GatewayState) -> web.Stream
         await response.prepare(request)
         keepalive = state.settings.sse_keepalive
         hello = {"last_seq": current, "run_id": run_id, "keepalive": keepalive}
-        # ``retry``: a browser whose stream drops (a gateway restart) reconnects after 1 s.
-        await response.write(b"retry: 1000\n" + _message("hello", hello))
         last = current if after is None else after
+        # ``retry``: a browser whose stream drops (a gateway restart) reconnects after 1 s;
+        # ``id``: it then resumes after ``last`` even if no run event arrived meanwhile.
+        await response.write(b"retry: 1000\n" + _message("hello", hello, seq=last))
         try:
             if after is not None:
                 async for event in _stored(state, run_id, last):

@@ -1,0 +1,192 @@
+"""OpenTelemetry tracing over OTLP, switched on by the standard ``OTEL_*`` variables.
+
+With ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) set, each
+rivers process that calls :func:`setup` exports its spans over OTLP — ``http/protobuf`` by
+default, ``grpc`` when ``OTEL_EXPORTER_OTLP_PROTOCOL`` (or ``..._TRACES_PROTOCOL``) says so;
+the exporter reads the other standard variables itself (headers, timeout, certificates).
+``OTEL_SERVICE_NAME`` names the service (default ``rivers-<component>``);
+``OTEL_SDK_DISABLED=true`` or ``OTEL_TRACES_EXPORTER=none`` turn it off.
+
+Without the variable nothing is exported and **nothing of the OpenTelemetry SDK is
+imported**: :func:`span` is a shared no-op context manager, :func:`carrier` returns ``{}``.
+
+Trace context crosses processes as W3C ``traceparent``: gRPC calls carry it through the
+instrumentation's interceptors (:func:`grpc_server_interceptors`,
+:func:`grpc_client_interceptors`), run workers through their environment
+(:data:`TRACEPARENT_ENV`, :func:`carrier` / :func:`attached`), so one trace shows
+launch → plan → execute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+__all__ = [
+    "TRACEPARENT_ENV",
+    "add_event",
+    "attached",
+    "carrier",
+    "enabled",
+    "grpc_client_interceptors",
+    "grpc_server_interceptors",
+    "setup",
+    "shutdown",
+    "span",
+]
+
+#: The environment variable a run worker finds its parent's trace context in.
+TRACEPARENT_ENV = "TRACEPARENT"
+
+_lock = threading.Lock()
+_provider: Any = None
+_tracer: Any = None
+
+
+def enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the ``OTEL_*`` variables ask for OTLP trace export."""
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    if env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "none":
+        return False
+    return bool(
+        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+
+def _protocol() -> str:
+    raw = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+    )
+    return raw.strip().lower()
+
+
+def setup(component: str) -> bool:
+    """Install the OTLP tracer provider for this process (once); returns whether tracing is on.
+
+    Args:
+        component: ``planner``, ``codeserver``, ``daemon``, ``ui``, ``run-worker``, ``cli``...
+            (the default service name is ``rivers-<component>``).
+    """
+    global _provider, _tracer
+    if not enabled():
+        return False
+    with _lock:
+        if _provider is not None:
+            return True
+        from opentelemetry import trace
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        if _protocol() == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter as GrpcExporter,
+            )
+
+            exporter: Any = GrpcExporter()
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                OTLPSpanExporter as HttpExporter,
+            )
+
+            exporter = HttpExporter()
+        name = os.environ.get("OTEL_SERVICE_NAME") or f"rivers-{component}"
+        # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES.
+        provider = TracerProvider(resource=Resource.create({"service.name": name}))
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        _provider = provider
+        _tracer = trace.get_tracer("rivers")
+    return True
+
+
+def shutdown() -> None:
+    """Flush and stop the exporter (a no-op when tracing is off)."""
+    global _provider, _tracer
+    with _lock:
+        provider, _provider, _tracer = _provider, None, None
+    if provider is not None:
+        provider.shutdown()
+
+
+def flush(timeout_ms: int = 5000) -> None:
+    """Export what is buffered now (a run worker does before it exits)."""
+    if _provider is not None:
+        _provider.force_flush(timeout_ms)
+
+
+@contextlib.contextmanager
+def span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span | None]:
+    """A span around the block (current for the block), or nothing when tracing is off.
+
+    Exceptions raised in the block are recorded on the span and re-raised.
+    """
+    if _tracer is None:
+        yield None
+        return
+    attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
+    with _tracer.start_as_current_span(name, attributes=attrs) as current:
+        yield current
+
+
+def add_event(name: str, attributes: Mapping[str, Any] | None = None) -> None:
+    """Add an event (a pool wait, a retry) to the current span, if tracing is on."""
+    if _tracer is None:
+        return
+    from opentelemetry import trace
+
+    attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
+    trace.get_current_span().add_event(name, attributes=attrs)
+
+
+def carrier() -> dict[str, str]:
+    """The current trace context as W3C headers (``{}`` when tracing is off)."""
+    if _tracer is None:
+        return {}
+    from opentelemetry.propagate import inject
+
+    headers: dict[str, str] = {}
+    inject(headers)
+    return headers
+
+
+@contextlib.contextmanager
+def attached(headers: Mapping[str, str] | None) -> Iterator[None]:
+    """Make the trace context in ``headers`` (``traceparent``) current for the block."""
+    if _tracer is None or not headers:
+        yield
+        return
+    from opentelemetry import context
+    from opentelemetry.propagate import extract
+
+    token = context.attach(extract(dict(headers)))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def grpc_server_interceptors() -> list[Any]:
+    """Interceptors for a ``grpc.aio`` server (``[]`` when tracing is off)."""
+    if _tracer is None:
+        return []
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    return [aio_server_interceptor()]  # type: ignore[no-untyped-call]  # untyped library
+
+
+def grpc_client_interceptors() -> list[Any]:
+    """Interceptors for a ``grpc.aio`` channel (``[]`` when tracing is off)."""
+    if _tracer is None:
+        return []
+    from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+    return list(aio_client_interceptors())  # type: ignore[no-untyped-call]  # untyped library
