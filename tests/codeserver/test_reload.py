@@ -11,6 +11,7 @@ import pytest
 import rivers as rs
 from rivers._convert.definitions import snapshot_from_proto
 from rivers._proto.rivers.v1 import codelocation_pb2 as pb
+from rivers._service.reload import reload_key
 from rivers.execution.run import prepare_run
 from tests.codeserver.support import Running, Store, wait_finished, wait_for
 
@@ -120,3 +121,33 @@ def test_failed_reload_keeps_serving(
     path.write_text(TWO_ASSETS)
     wait_for(lambda: _asset_keys(running) == {"first", "added"}, 15, "the fixed reload")
     assert failed._value.get() == 1
+
+
+@pytest.mark.slow
+def test_a_reload_requested_through_the_store_serves_the_edited_module(
+    serve: Callable[..., Running], store: Store, module: tuple[str, Path]
+) -> None:
+    """Without file watching, a request under reload_key (the UI's Reload) reloads the code."""
+    name, path = module
+    running = serve(name, reload=False)
+    before = running.stub.GetServerId(pb.GetServerIdRequest())
+    path.write_text(TWO_ASSETS)
+    key = reload_key(before.location_identity)
+    store.storage.kv_set(key, {"requested_at": 1.0, "server_id": before.server_id})
+
+    def reloaded() -> pb.GetServerIdResponse | None:
+        ident = running.stub.GetServerId(pb.GetServerIdRequest())
+        return ident if ident.server_id != before.server_id else None
+
+    wait_for(reloaded, 15, "the requested reload")
+    assert _asset_keys(running) == {"first", "added"}
+    assert store.storage.kv_get(key) is None  # the request was handled once
+
+
+def test_registering_records_the_repository_pool_limits(
+    serve: Callable[..., Running], store: Store
+) -> None:
+    """The code's pool limits are in storage as soon as the location registers, before runs."""
+    serve("tests.fixtures.code_locations.ui_demo")
+    info = store.storage.get_pool_info("warehouse")
+    assert info.limit == 2

@@ -193,6 +193,8 @@ class Location:
         that were failed.
         """
         self.snapshot_id = self.storage.store_snapshot(self.identity, code.snapshot)
+        # The repository's pool limits are known (UI, `rivers pools`) before any run starts.
+        self.storage.ensure_pool_limits(code.repository.pool_limits)
         keep_alive()
         stale = self.storage.fail_stale_runs(
             older_than=3 * self.heartbeat_interval, location_id=self.identity

@@ -18,6 +18,7 @@ import os
 import time
 from typing import cast
 
+from rivers._service.reload import reload_key
 from rivers._service.runtime import ServiceRuntime
 from rivers.cli.console import Console
 from rivers.cli.loader import LoadError
@@ -113,6 +114,22 @@ class CodeServer:
             # A failed reload is retried only once the files change again.
             seen = await asyncio.to_thread(current_stamps, self.code.files)
 
+    async def _watch_reload_requests(self) -> None:
+        """Reload when someone asks through the store (``rivers._service.reload``)."""
+        key = reload_key(self.location.identity)
+        while True:
+            await asyncio.sleep(_RELOAD_POLL)
+            try:
+                request = await asyncio.to_thread(self.storage.kv_get, key)
+                if not request:
+                    continue
+                log.info("codeserver.reload_requested", location=self.location.name)
+                await asyncio.to_thread(self.storage.kv_delete, key)
+            except RiversError as exc:
+                log.warning("codeserver.reload_request_unread", error=str(exc))
+                continue
+            await self.reload()
+
     async def reload(self) -> bool:
         """Import the module again and serve it as a new incarnation; False if it failed.
 
@@ -126,14 +143,15 @@ class CodeServer:
             self.metrics.reloads.labels("failed").inc()
             log.error("codeserver.reload_failed", module=self.settings.module, error=str(exc))
             return False
-        served = Served.of(code)
+        # Serve the new definitions before the new incarnation id is visible: a client that
+        # sees the id change (GetServerId) then always reads the new definitions.
+        self.code = code
+        self.servicer.served = Served.of(code)
         endpoint = self.location.endpoint or self.settings.endpoint(self.grpc_port)
         stale = await asyncio.to_thread(
             self.location.register, code, endpoint, keep_alive=self.workers.keep_alive
         )
         self.metrics.stale_runs_failed.inc(len(stale))
-        self.code = code
-        self.servicer.served = served
         self.workers.refresh_spares(code.files)
         if self.evaluations is not None:
             self.evaluations.refresh()
@@ -304,6 +322,9 @@ async def _start_parts(server: CodeServer, settings: CodeServerSettings, code: L
     server._tasks.append(asyncio.create_task(server._heartbeat(), name="rivers-heartbeat"))
     if settings.reload:
         server._tasks.append(asyncio.create_task(server._watch_files(), name="rivers-reload"))
+    server._tasks.append(
+        asyncio.create_task(server._watch_reload_requests(), name="rivers-reload-requests")
+    )
     runtime.on_drain(server._drain)
     await runtime.mark_ready()
 
