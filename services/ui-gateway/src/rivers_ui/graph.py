@@ -9,15 +9,19 @@ and its latest failed runs. No query is made per asset.
 A node's status is ``running`` (a queued or running run targets it), else ``failed`` (one of
 the location's latest failed runs targeted it and it has not been materialized since that
 run was created), else ``materialized`` (it has a materialization; a partitioned asset: any
-partition), else ``missing``. ``level`` is the longest path from a root, so a left-to-right
-layout puts every asset right of all its upstreams. Node ids are ``<location>:<key>``;
-a dependency on a key the same location does not define resolves to the location that does
-(an external asset of another location), and is dropped if none does.
+partition), else ``missing``; a materialized unpartitioned asset whose unpartitioned upstream
+was materialized after it is ``stale`` (partitioned assets would need a per-partition
+comparison, so they are never stale here). ``level`` is the longest path from a root, so a
+left-to-right layout puts every asset right of all its upstreams; ``order`` is the asset's row
+within its level, chosen by a few barycenter sweeps so that edges cross less. Node ids are
+``<location>:<key>``; a dependency on a key the same location does not define resolves to the
+location that does (an external asset of another location), and is dropped if none does.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+import threading
+from collections import OrderedDict, defaultdict, deque
 from typing import TYPE_CHECKING, Any
 
 from rivers.storage.records import RunStatus
@@ -28,7 +32,7 @@ if TYPE_CHECKING:
     from rivers.storage.records import LocationRecord
     from rivers_ui.catalog import Catalog
 
-__all__ = ["FAILED_RUNS_SCANNED", "KEYED_READ_LIMIT", "asset_graph"]
+__all__ = ["FAILED_RUNS_SCANNED", "KEYED_READ_LIMIT", "LAYOUT_SWEEPS", "asset_graph"]
 
 log = get_logger("rivers.ui")
 
@@ -36,6 +40,14 @@ log = get_logger("rivers.ui")
 KEYED_READ_LIMIT = 500
 #: Failed runs per location read to mark assets failed (older failures are not shown).
 FAILED_RUNS_SCANNED = 200
+#: Layouts kept, by the (location, snapshot id) pairs they were computed for.
+LAYOUT_CACHE = 8
+_LAYOUTS: OrderedDict[tuple[tuple[str, str | None], ...], dict[str, tuple[int, int]]] = (
+    OrderedDict()
+)
+_LAYOUT_LOCK = threading.Lock()
+#: Barycenter sweeps (down then up) of the layout; each is O(edges) plus a sort per level.
+LAYOUT_SWEEPS = 4
 
 
 def _node_id(location: str, key: str) -> str:
@@ -95,6 +107,8 @@ def _location_nodes(
             "location": location.name,
             "group": asset.group,
             "kind": asset.kind,
+            "description": asset.description,
+            "has_config": asset.config_schema is not None,
             "partitioned": asset.partitions_def is not None,
             "status": status,
             "last_materialized_at": None if done is None else done[0],
@@ -160,10 +174,81 @@ def asset_graph(catalog: Catalog, location: str | None = None) -> dict[str, Any]
                     continue
                 source = _node_id(elsewhere[0], key)
             edges.append((source, node["id"]))
-    levels = _levels(list(by_id), edges)
-    for node in nodes:
-        node["level"] = levels[node["id"]]
+    # Levels and rows depend only on the snapshots shown: computed once per set of them.
+    shape = tuple((loc.name, loc.snapshot_id) for loc in chosen)
+    with _LAYOUT_LOCK:
+        placed = _LAYOUTS.get(shape)
+    if placed is None or len(placed) != len(nodes):
+        levels = _levels(list(by_id), edges)
+        for node in nodes:
+            node["level"] = levels[node["id"]]
+        _order(nodes, edges)
+        placed = {node["id"]: (node["level"], node["order"]) for node in nodes}
+        with _LAYOUT_LOCK:
+            _LAYOUTS[shape] = placed
+            while len(_LAYOUTS) > LAYOUT_CACHE:
+                _LAYOUTS.popitem(last=False)
+    else:
+        for node in nodes:
+            node["level"], node["order"] = placed[node["id"]]
+    _mark_stale(by_id, edges)
     return {
         "nodes": nodes,
         "edges": [{"source": s, "target": t} for s, t in edges],
     }
+
+
+def _mark_stale(by_id: dict[str, dict[str, Any]], edges: list[tuple[str, str]]) -> None:
+    """Materialized unpartitioned assets with an upstream materialized after them: stale."""
+    for source, target in edges:
+        up, down = by_id[source], by_id[target]
+        if down["status"] != "materialized" or up["partitioned"] or down["partitioned"]:
+            continue
+        if up["last_materialized_at"] is not None and (
+            up["last_materialized_at"] > down["last_materialized_at"]
+        ):
+            down["status"] = "stale"
+
+
+def _order(nodes: list[dict[str, Any]], edges: list[tuple[str, str]]) -> None:
+    """Set each node's ``order`` (its row in its level) to reduce edge crossings.
+
+    Rows start sorted by (location, group, key), so related assets sit together; then
+    sweeps alternately sort each level by the mean row of its upstreams (going down) or its
+    downstreams (going up), the classic barycenter heuristic; a node without neighbours on
+    that side keeps its row. Rows are compared centred, since levels differ in height.
+    """
+    ordered = sorted(nodes, key=lambda n: (n["location"], n["group"], n["key"]))
+    index = {node["id"]: i for i, node in enumerate(ordered)}
+    ups: list[list[int]] = [[] for _ in ordered]
+    downs: list[list[int]] = [[] for _ in ordered]
+    for source, target in edges:
+        ups[index[target]].append(index[source])
+        downs[index[source]].append(index[target])
+    by_level: dict[int, list[int]] = defaultdict(list)
+    for i, node in enumerate(ordered):
+        by_level[node["level"]].append(i)
+    row = [0.0] * len(ordered)
+
+    def place(level: list[int]) -> None:
+        middle = (len(level) - 1) / 2
+        for position, i in enumerate(level):
+            row[i] = position - middle
+
+    for level in by_level.values():
+        place(level)
+    levels = sorted(by_level)
+    for sweep in range(LAYOUT_SWEEPS):
+        down = sweep % 2 == 0
+        links = ups if down else downs
+        for number in levels if down else reversed(levels):
+            level = by_level[number]
+            centre = {}
+            for i in level:
+                linked = links[i]
+                centre[i] = sum(map(row.__getitem__, linked)) / len(linked) if linked else row[i]
+            level.sort(key=centre.__getitem__)
+            place(level)
+    for level in by_level.values():
+        for position, i in enumerate(level):
+            ordered[i]["order"] = position

@@ -16,6 +16,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import jsonschema
+
+from rivers.definitions.keys import key_name
 from rivers.errors import RunConfigError
 from rivers.execution.events import EventKind, RunEvent
 from rivers.planning import targets
@@ -112,16 +115,46 @@ async def launch_run(
 def check_config(
     snapshot: DefinitionsSnapshot, asset_keys: Sequence[str], config: Mapping[str, Any] | None
 ) -> None:
-    """Check the shape of run config (``rivers.planning.targets.check_config``).
+    """Check run config: its shape, then each asset's fields against its JSON schema.
+
+    The shape is ``rivers.planning.targets.check_config``'s; the values are checked against
+    the schema the asset's pydantic config type published in the snapshot, so a bad value
+    is refused before the run is queued rather than failing in the run worker. Missing
+    fields with defaults are fine (the worker fills them in).
 
     Raises:
-        InvalidArgument: config names an asset that is not selected or takes no config, or an
-            asset's config is not an object.
+        InvalidArgument: config names an asset that is not selected or takes no config, an
+            asset's config is not an object, or a field does not fit the schema (the
+            message names the asset and the field).
     """
     try:
         targets.check_config(snapshot, asset_keys, config)
     except RunConfigError as exc:
         raise InvalidArgument(str(exc)) from None
+    for raw_key, value in (config or {}).items():
+        # The shape check found exactly one selected asset: by its key, else by its name.
+        key = (
+            raw_key
+            if raw_key in asset_keys
+            else next(k for k in asset_keys if key_name(k) == raw_key)
+        )
+        asset = snapshot.assets_by_key[key]
+        if asset.config_schema is not None:
+            _check_fields(asset.key, asset.config_schema, value)
+
+
+def _check_fields(asset_key: str, schema: Mapping[str, Any], value: Any) -> None:
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return
+    error = errors[0]
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        missing = [f for f in error.validator_value if f not in error.instance]
+        path = ".".join(filter(None, [path, *missing[:1]]))
+    where = f" field {path!r}" if path else ""
+    raise InvalidArgument(f"run config of asset {asset_key!r}:{where} {error.message}")
 
 
 def get_run(storage: Storage, run_id: str) -> RunRecord:
