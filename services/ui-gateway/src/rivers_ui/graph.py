@@ -60,17 +60,16 @@ def _location_nodes(
     storage = catalog.storage
     plain = [a.key for a in snapshot.assets if a.partitions_def is None]
     partitioned = {a.key for a in snapshot.assets if a.partitions_def is not None}
-    if not plain:
-        records = []
-    elif len(plain) <= KEYED_READ_LIMIT:
-        records = storage.get_asset_records(location.identity, plain)
-    else:
+    latest: dict[str, tuple[float, str | None]] = {}
+    if len(plain) > KEYED_READ_LIMIT:
         # ``asset_key IN $keys`` gets slow with thousands of keys (~0.7 s for 5,000): read
-        # the location's records in one scan instead (partition records are filtered out).
-        records = storage.get_asset_records(location.identity)
-    latest: dict[str, tuple[float, str | None]] = {
-        r.asset_key: (r.timestamp, r.run_id) for r in records if r.partition_key is None
-    }
+        # the location's (unpartitioned) records in one lean key-range scan instead.
+        for key, stamp, run_id in storage.get_latest_record_runs(location.identity):
+            latest[key] = (stamp, run_id)
+    elif plain:
+        for r in storage.get_asset_records(location.identity, plain):
+            if r.partition_key is None:
+                latest[r.asset_key] = (r.timestamp, r.run_id)
     counts: dict[str, int] = defaultdict(int)
     if partitioned:
         for key, _partition, _seq, stamp in storage.get_asset_record_stamps(location.identity):

@@ -7,6 +7,8 @@ The JSON endpoints use the same functions as the gRPC API:
 - ``GET /api/runs?location=&status=&tag=KEY=VALUE&asset_key=&page_size=&page_token=``
 - ``GET /api/runs/{run_id}``
 - ``GET /api/runs/{run_id}/events?after_seq=&limit=``
+- ``GET /api/runs/{run_id}/logs?step=&stream=`` → ``{"lines": [{seq, timestamp, level, step_key,
+  stream, message, metadata}]}``: log lines and captured output, one per line, in order
 - ``GET /api/instigators?location=``
 - ``GET /api/ticks?location=&instigator=&status=&limit=&before=``
 - ``GET /api/graph?location=`` (``rivers_ui.graph``)
@@ -69,6 +71,7 @@ def build_app(state: GatewayState) -> aioweb.Application:
     app.router.add_get("/api/runs", _runs)
     app.router.add_get("/api/runs/{run_id}", _run)
     app.router.add_get("/api/runs/{run_id}/events", _events)
+    app.router.add_get("/api/runs/{run_id}/logs", _logs)
     app.router.add_get("/api/instigators", _instigators)
     app.router.add_get("/api/ticks", _ticks)
     app.router.add_get("/api/graph", _graph)
@@ -185,6 +188,36 @@ async def _events(request: aioweb.Request) -> aioweb.Response:
     )
     last = events[-1].seq if events else None
     return aioweb.json_response({"events": [_dump(e) for e in events], "last_seq": last})
+
+
+async def _logs(request: aioweb.Request) -> aioweb.Response:
+    from rivers.execution.runlogs import log_stream, read_run_logs
+
+    state = request.app[_STATE]
+    run_id = request.match_info["run_id"]
+    stream = request.query.get("stream") or None
+    if stream not in (None, "log", "stdout", "stderr"):
+        raise InvalidArgument(f"stream must be log, stdout or stderr, not {stream!r}")
+    await asyncio.to_thread(runs.get_run, state.storage, run_id)  # 404 for an unknown run
+    lines = await asyncio.to_thread(
+        read_run_logs, state.storage, run_id, step=request.query.get("step") or None, stream=stream
+    )
+    return aioweb.json_response(
+        {
+            "lines": [
+                {
+                    "seq": e.seq,
+                    "timestamp": e.timestamp,
+                    "level": e.level,
+                    "step_key": e.step_key,
+                    "stream": log_stream(e),
+                    "message": e.message,
+                    "metadata": {k: v.value for k, v in e.metadata.items() if k != "stream"},
+                }
+                for e in lines
+            ]
+        }
+    )
 
 
 async def _instigators(request: aioweb.Request) -> aioweb.Response:

