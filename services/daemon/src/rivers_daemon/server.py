@@ -222,6 +222,11 @@ async def _start_loops(daemon: Daemon) -> None:
             stale_run_timeout=settings.stale_run_timeout,
             tick_retention_days=settings.tick_retention_days,
             interval=settings.monitor_interval,
+            retention_days=settings.retention_days,
+            retention_keep_last=settings.retention_keep_last,
+            retention_interval=settings.retention_interval,
+            retention_batch_size=settings.retention_batch_size,
+            finished_runs_interval=settings.metrics_finished_runs_interval,
         )
     # The queue first, so the first ticks' runs are claimed at once.
     for loop in reversed(daemon._loops()):

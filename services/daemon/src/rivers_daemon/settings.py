@@ -86,11 +86,32 @@ class DaemonSettings(ServiceSettings):
     tick_retention_days: float = Field(
         default=7.0, gt=0, description="days ticks are kept before the monitor purges them"
     )
+    retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="prune the location's finished runs (their events and captured logs) and "
+        "ticks older than this many days, as `rivers storage prune` does (None: never)",
+    )
+    retention_keep_last: int = Field(
+        default=0, ge=0, description="runs the retention prune always keeps, newest first"
+    )
+    retention_interval: float = Field(
+        default=3600.0, gt=0, description="seconds between retention prunes"
+    )
+    retention_batch_size: int = Field(
+        default=1000, ge=1, description="rows the retention prune deletes per transaction"
+    )
     stale_run_timeout: float = Field(
         default=30.0, gt=0, description="seconds without a run heartbeat before it is failed"
     )
     monitor_interval: float = Field(
         default=5.0, gt=0, description="seconds between monitor sweeps (stale runs, leases)"
+    )
+    metrics_finished_runs_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds between counts of the location's finished runs for the "
+        "rivers_daemon_runs gauge (they grow with history; unfinished ones count every sweep)",
     )
     backfill_interval: float = Field(
         default=1.0, gt=0, description="seconds between backfill daemon iterations"
@@ -112,7 +133,9 @@ class DaemonSettings(ServiceSettings):
     enable_backfills: bool = Field(default=True, description="turn backfills into runs")
     enable_automation: bool = Field(default=True, description="evaluate automation conditions")
     enable_monitor: bool = Field(
-        default=True, description="fail stale runs, reclaim pool leases, purge old ticks"
+        default=True,
+        description="fail stale runs, reclaim pool leases, purge old ticks, refresh gauges, "
+        "prune old history (with retention_days)",
     )
 
     @classmethod

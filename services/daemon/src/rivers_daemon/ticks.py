@@ -175,7 +175,7 @@ class TickRecorder:
             write = functools.partial(write, cursor=cursor, expected_cursor=expected_cursor)
         await tick.settle()
         await asyncio.to_thread(write)
-        self.metrics.ticks.labels(str(final.type), str(status)).inc()
+        self.metrics.observe_tick(final)
         return final
 
     async def close(
@@ -185,7 +185,7 @@ class TickRecorder:
         final = _outcome(tick, status, error=error)
         await tick.settle()
         await asyncio.to_thread(self.storage.record_tick, final)
-        self.metrics.ticks.labels(str(final.type), str(status)).inc()
+        self.metrics.observe_tick(final)
         return final
 
     async def skipped(
@@ -203,7 +203,7 @@ class TickRecorder:
             skip_reason=reason,
         )
         await asyncio.to_thread(self.storage.add_tick, record)
-        self.metrics.ticks.labels(str(type), str(TickStatus.SKIPPED)).inc()
+        self.metrics.observe_tick(record, timed=False)
         return record
 
     async def purge(self, retention_days: float) -> int:

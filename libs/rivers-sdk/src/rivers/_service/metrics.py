@@ -1,7 +1,13 @@
-"""Prometheus metrics of a service, and the gRPC interceptor counting every call."""
+"""Prometheus metrics of a service, the gRPC interceptor counting every call, storage latency.
+
+Storage round trips are timed process-wide (several services may share one process and one
+store in ``rivers dev``): :func:`storage_registry` holds that histogram, and every service's
+``/metrics`` serves it next to its own registry.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -9,7 +15,58 @@ from typing import Any
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-__all__ = ["GrpcMetricsInterceptor", "ServiceMetrics"]
+__all__ = ["GrpcMetricsInterceptor", "ServiceMetrics", "storage_registry"]
+
+# Embedded round trips take ~0.3 ms, remote ones ~1 ms; prunes and big batches seconds.
+_STORAGE_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
+_storage_lock = threading.Lock()
+_storage: CollectorRegistry | None = None
+
+
+def storage_registry() -> CollectorRegistry:
+    """The process's registry of ``rivers_storage_query_seconds``, observing every query.
+
+    Created (and installed as the storage query observer) on first call; services call it
+    when they start, so code outside services (inline materialize) pays nothing.
+    """
+    global _storage
+    with _storage_lock:
+        if _storage is None:
+            from rivers.storage._connection import set_query_observer
+
+            registry = CollectorRegistry()
+            seconds = Histogram(
+                "rivers_storage_query_seconds",
+                "Storage round trips as callers see them (retries included), by operation "
+                "(read: SELECT/RETURN/INFO; write: anything else)",
+                ["operation"],
+                buckets=_STORAGE_BUCKETS,
+                registry=registry,
+            )
+            read, write = seconds.labels("read"), seconds.labels("write")
+
+            def observe(operation: str, elapsed: float) -> None:
+                (read if operation == "read" else write).observe(elapsed)
+
+            set_query_observer(observe)
+            _storage = registry
+        return _storage
 
 
 class ServiceMetrics:
@@ -30,6 +87,7 @@ class ServiceMetrics:
             ["service", "method"],
             registry=self.registry,
         )
+        self.storage_registry = storage_registry()
 
     def observe(self, method: str, code: str, seconds: float) -> None:
         """Count one finished call."""

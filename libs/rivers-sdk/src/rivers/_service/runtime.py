@@ -93,7 +93,8 @@ class ServiceRuntime:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(
-            body=generate_latest(self.metrics.registry),
+            body=generate_latest(self.metrics.registry)
+            + generate_latest(self.metrics.storage_registry),
             headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
 

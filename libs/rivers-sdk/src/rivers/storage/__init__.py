@@ -5,6 +5,7 @@ Importing this package does not import the SurrealDB SDK; opening a store does.
 
 from rivers.storage._automation import split_partition_range
 from rivers.storage._pools import PoolLimitError
+from rivers.storage._retention import PruneResult, TableStats
 from rivers.storage.records import (
     PRIORITY_TAG,
     AssetRecord,
@@ -35,10 +36,12 @@ __all__ = [
     "PoolInfo",
     "PoolLimitError",
     "PoolSlotHolder",
+    "PruneResult",
     "RunQueueConfig",
     "RunRecord",
     "RunStatus",
     "Storage",
+    "TableStats",
     "TagConcurrencyLimit",
     "TickRecord",
     "TickStatus",

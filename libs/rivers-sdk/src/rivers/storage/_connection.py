@@ -17,7 +17,9 @@ import atexit
 import contextlib
 import shutil
 import threading
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +34,28 @@ from tenacity import (
 from rivers.errors import StorageError
 from rivers.telemetry import get_logger
 
-__all__ = ["Connection", "open_embedded", "open_remote"]
+__all__ = ["Connection", "QueryObserver", "open_embedded", "open_remote", "set_query_observer"]
 
 log = get_logger("rivers.storage")
 
 _RETRY_ATTEMPTS = 40
 _NAMESPACE = "rivers"
 _DATABASE = "rivers"
+
+#: Called after each query with ``(operation, seconds)``; ``operation`` is ``read`` (SELECT,
+#: RETURN, INFO) or ``write`` (anything else, transactions included).
+QueryObserver = Callable[[str, float], None]
+# A plain global rather than per-store: services install one (rivers._service.metrics);
+# elsewhere (inline materialize, scripts) it stays None and costs one comparison per query.
+_observer: QueryObserver | None = None
+_READS = ("SELECT", "RETURN", "INFO")
+
+
+def set_query_observer(observer: QueryObserver | None) -> QueryObserver | None:
+    """Install the process's query observer (``None``: none); returns the previous one."""
+    global _observer
+    previous, _observer = _observer, observer
+    return previous
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -131,6 +148,8 @@ class Connection:
             before_sleep=self._before_retry,
             reraise=True,
         )
+        observer = _observer
+        started = time.perf_counter() if observer is not None else 0.0
         try:
             for attempt in retrying:
                 with attempt:
@@ -140,6 +159,10 @@ class Connection:
         except Exception as exc:
             first = sql.strip().splitlines()[0][:120] if sql.strip() else sql
             raise StorageError(f"storage query failed ({first!r}...): {exc}") from exc
+        finally:
+            if observer is not None:
+                read = sql.lstrip()[:6].upper().startswith(_READS)
+                observer("read" if read else "write", time.perf_counter() - started)
         raise AssertionError("unreachable")  # pragma: no cover - Retrying re-raises
 
     def _attempt(self, sql: str, variables: dict[str, Any]) -> list[Any]:

@@ -13,6 +13,7 @@ from rivers.storage._kv import KVStore
 from rivers.storage._partitions import DynamicPartitionStore
 from rivers.storage._pools import PoolStore
 from rivers.storage._queue import QueueStore
+from rivers.storage._retention import RetentionStore
 from rivers.storage._runs import RunStore
 from rivers.storage._snapshots import SnapshotStore
 from rivers.storage._ticks import TickStore
@@ -32,6 +33,7 @@ class Storage(
     InstigatorStore,
     KVStore,
     SnapshotStore,
+    RetentionStore,
 ):
     """Typed access to a SurrealDB store: runs, queue, events, assets, ticks, pools, KV.
 
