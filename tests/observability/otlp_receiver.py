@@ -108,7 +108,8 @@ class OtlpReceiver:
             if predicate(spans):
                 return spans
             time.sleep(0.05)
-        raise AssertionError(f"the receiver did not get the expected spans: {self.spans()}")
+        names = sorted({s.name for s in self.spans()})
+        raise AssertionError(f"the receiver did not get the expected spans; got {names}")
 
     def close(self) -> None:
         self._server.shutdown()

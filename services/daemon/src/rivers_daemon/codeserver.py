@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import grpc
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from rivers import tracing
 from rivers._convert.automation import (
     evaluation_error_from_proto,
     schedule_result_from_proto,
@@ -129,7 +130,9 @@ class CodeServerClient:
                         "endpoint in storage yet (is `rivers serve` running?)"
                     )
             self.address = address
-            self._channel = grpc.aio.insecure_channel(address)
+            self._channel = grpc.aio.insecure_channel(
+                address, interceptors=tracing.grpc_client_interceptors()
+            )
             self._stub = pb_grpc.CodeLocationStub(self._channel)  # type: ignore[no-untyped-call]  # generated
             return self._stub
 

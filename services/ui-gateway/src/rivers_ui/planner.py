@@ -18,6 +18,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from rivers import tracing
 from rivers._convert.partitions import backfill_from_proto, backfill_to_proto
 from rivers._convert.runs import selection_to_proto
 from rivers._proto.rivers.v1 import planner_pb2, planner_pb2_grpc, runs_pb2
@@ -73,7 +74,9 @@ class PlannerClient:
         self.address = address
         self.timeout = timeout
         self.attempts = attempts
-        self._channel = grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
+        self._channel = grpc.aio.insecure_channel(
+            address, options=_CHANNEL_OPTIONS, interceptors=tracing.grpc_client_interceptors()
+        )
         self._stub = planner_pb2_grpc.PlannerStub(self._channel)  # type: ignore[no-untyped-call]  # generated, untyped
 
     async def close(self) -> None:

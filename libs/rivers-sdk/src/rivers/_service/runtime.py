@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from rivers import tracing
 from rivers._service.metrics import GrpcMetricsInterceptor, ServiceMetrics
 from rivers._service.settings import ServiceSettings
 from rivers.telemetry import get_logger
@@ -34,6 +35,8 @@ class ServiceRuntime:
 
     def __init__(self, name: str, settings: ServiceSettings) -> None:
         self.name = name
+        # OTLP export when the OTEL_* variables ask for it (a no-op, importing nothing, else).
+        tracing.setup(name)
         self.settings = settings
         self.metrics = ServiceMetrics(name)
         self.ready = False
@@ -55,7 +58,10 @@ class ServiceRuntime:
         # SO_REUSEPORT is on by default in grpc: a second service on the same port would
         # silently share it instead of failing to start.
         server = grpc.aio.server(
-            interceptors=[GrpcMetricsInterceptor(self.metrics)],
+            interceptors=[
+                GrpcMetricsInterceptor(self.metrics),
+                *tracing.grpc_server_interceptors(),
+            ],
             options=[("grpc.so_reuseport", 0)],
         )
         add_servicers(server)
@@ -156,6 +162,7 @@ class ServiceRuntime:
             await self._grpc.stop(grace)
         if self._http is not None:
             await self._http.cleanup()
+        tracing.flush()
         log.info("service.stopped", service=self.name)
 
     def __repr__(self) -> str:
