@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rivers import __version__
-from rivers.cli import backfill, dev, materialize, pools, queue, storage
+from rivers.cli import backfill, dev, logs, materialize, pools, queue, storage
 from rivers.errors import RiversError
 from rivers.telemetry import configure_logging
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue.register(subparsers)
     dev.register(subparsers)
     storage.register(subparsers)
+    logs.register(subparsers)
     for register in _plugin_commands():
         register(subparsers)
     return parser

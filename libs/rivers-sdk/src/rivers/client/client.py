@@ -191,6 +191,32 @@ class RiversClient:
         for message in self._raw.watch_run(run_id, after_seq):
             yield event_from_proto(message)
 
+    def run_logs(
+        self, run_id: str, step: str | None = None, *, stream: str | None = None
+    ) -> list[RunEvent]:
+        """The run's log lines and captured output, one ``LOG`` event per line, in order.
+
+        Lines come from ``context.log``, ``rivers`` loggers, ``print`` and BashTask output;
+        ``metadata["stream"]`` says which (``log``, ``stdout``, ``stderr``). Read through
+        :meth:`watch_run`, so for a run still going this returns once it has finished.
+
+        Args:
+            run_id: the run.
+            step: only this step's lines (for a map step, those of all its mapped items).
+            stream: only ``log``, ``stdout`` or ``stderr``.
+
+        Raises:
+            NotFoundError: no such run.
+
+        Example:
+            >>> for line in client.run_logs(run.run_id, step="orders"):  # doctest: +SKIP
+            ...     print(line.level, line.message)
+            INFO loaded 3 orders
+        """
+        from rivers.execution.runlogs import filter_logs
+
+        return filter_logs(self.watch_run(run_id), step=step, stream=stream)
+
     def wait_for_run(
         self, run_id: str, timeout: float | None = None, *, raise_on_failure: bool = False
     ) -> RunRecord:

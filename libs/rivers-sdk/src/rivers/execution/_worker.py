@@ -8,6 +8,7 @@ the run process for storage and process-local IO through remote calls. SIGTERM r
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -22,25 +23,66 @@ from rivers.execution.step import run_step
 __all__ = ["main"]
 
 
+_LINGER = 0.02
+_MAX_BATCH = 500
+
+
 class _ChannelEvents:
-    """The worker's event sink: every event goes straight to the run process."""
+    """The worker's event sink: events go to the run process in order, log lines in batches.
+
+    A ``LOG`` event waits up to ``_LINGER`` seconds for company (one frame per batch instead
+    of one per line); any other event sends itself and everything before it at once, so step
+    events are never delayed and order is kept.
+    """
 
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
+        self._pending: list[RunEvent] = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._linger, name="rivers-worker-events", daemon=True).start()
 
     def emit(self, event: RunEvent) -> None:
-        self._channel.send(("event", event))
+        with self._cond:
+            self._pending.append(event)
+            if event.kind is not EventKind.LOG or len(self._pending) >= _MAX_BATCH:
+                self._send()
+            elif len(self._pending) == 1:
+                self._cond.notify()
+
+    def flush(self) -> None:
+        """Send whatever waits (before replying to the run process)."""
+        with self._cond:
+            self._send()
+
+    def _send(self) -> None:
+        # Called with the lock held: sends happen in emit order.
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._channel.send(("events", batch))
+
+    def _linger(self) -> None:
+        with self._cond:
+            while True:
+                while not self._pending:
+                    self._cond.wait()
+                self._cond.wait(_LINGER)
+                try:
+                    self._send()
+                except (ChannelClosed, OSError):
+                    return
 
 
 class _Worker:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
+        self.events = _ChannelEvents(channel)
         self.runs: dict[str, RunContext] = {}
         self._call_lock = threading.Lock()
 
     def call(self, ref: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # One outstanding call at a time: replies arrive on the same channel the main loop
         # reads, and a step waits for its call anyway.
+        self.events.flush()
         with self._call_lock:
             request_id = next_request_id()
             self.channel.send(("call", request_id, ref, method, args, kwargs))
@@ -52,6 +94,7 @@ class _Worker:
             return value
 
     def _done(self, ok: bool, stored: list[str], value: Any) -> None:
+        self.events.flush()
         try:
             self.channel.send(("done", ok, stored, value))
         except Exception as exc:  # a result that cannot be pickled fails the step, not the worker
@@ -71,7 +114,7 @@ class _Worker:
             if kind == "run":
                 _, run_id, blob = message
                 spec = load_run_spec(blob, self.call)
-                self.runs[run_id] = RunContext(events=_ChannelEvents(self.channel), **spec)
+                self.runs[run_id] = RunContext(events=self.events, **spec)
             elif kind == "step":
                 _, run_id, step_key, attempt, extras = message
                 run = self.runs[run_id]
@@ -104,7 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     read_fd, write_fd = int(args[0]), int(args[1])
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run process's to handle
-    _Worker(Channel(read_fd, write_fd)).serve()
+    worker = _Worker(Channel(read_fd, write_fd))
+    try:
+        worker.serve()
+    finally:
+        # Log lines still lingering (a canceled step's last words) go out before we exit.
+        with contextlib.suppress(ChannelClosed, OSError):
+            worker.events.flush()
     return 0
 
 

@@ -20,6 +20,11 @@ class AssetExecutionContext(Generic[ConfigT]):
     ``ConfigT`` is a ``pydantic.BaseModel`` or ``pydantic_settings.BaseSettings`` subclass read
     from the annotation; run config for the asset is validated against it before the run
     starts and the instance is available as ``context.config``.
+
+    ``context.log`` is the logger ``rivers.asset.<key>``: what the step logs through it (and
+    through any ``rivers.*`` logger, and what it prints) is recorded in the run's event log as
+    ``LOG`` events of the step, with level, message and ``extra`` fields as metadata
+    (``rivers logs RUN_ID``).
     """
 
     __slots__ = (

@@ -12,6 +12,7 @@ from rivers.definitions.asset import Asset
 from rivers.definitions.graph import Binding, GraphNode
 from rivers.definitions.task import BashTask
 from rivers.execution.bash import run_bash
+from rivers.execution.capture import current_scope
 from rivers.execution.context import AssetExecutionContext
 from rivers.execution.events import EventKind
 from rivers.execution.io import InputContext, IOHandler, OutputContext
@@ -199,10 +200,16 @@ def _call(
 ) -> Generator[_Await, Any, tuple[Any, AssetExecutionContext[Any] | None]]:
     task: Task = node.task
     if isinstance(task, BashTask):
+        # The command's lines go through the step's capture scope, like print() output: same
+        # stream metadata, same caps. The stderr reader thread has no scope of its own.
+        scope = current_scope()
 
         def log_line(stream: str, line: str) -> None:
-            level = "WARNING" if stream == "stderr" else "INFO"
-            run.emit(EventKind.LOG, step_key, level=level, message=line)
+            if scope is not None:
+                scope.line(stream, line)
+            else:
+                level = "WARNING" if stream == "stderr" else "INFO"
+                run.emit(EventKind.LOG, step_key, level=level, message=line)
 
         return run_bash(task, log_line), None
     context: AssetExecutionContext[Any] | None = None
@@ -283,4 +290,15 @@ def map_item_program(
         result, _ = yield from _call(run, graph, node, key, kwargs, attempt)
         return result
 
-    return (yield from _attempts(run, key, None, node.task.retry_policy, first_attempt, body))
+    return (
+        yield from _attempts(
+            run,
+            key,
+            None,
+            node.task.retry_policy,
+            first_attempt,
+            body,
+            map_step=step.key,
+            map_index=index,
+        )
+    )

@@ -16,7 +16,8 @@ class MaterializeResult:
     Attributes:
         success: every step succeeded.
         run_id: the stored run's id (``storage.get_run(run_id)``).
-        events: every event of the run, in order, with storage sequence numbers.
+        events: every event of the run, in order, with storage sequence numbers (captured log
+            lines one event each; lines stored together share a sequence number).
         materializations: the ``ASSET_MATERIALIZATION`` events.
     """
 

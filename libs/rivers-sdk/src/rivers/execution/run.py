@@ -31,10 +31,11 @@ from rivers.execution.launch import drive_run
 from rivers.execution.partitioned import partition_tags, run_partition_keys
 from rivers.execution.result import MaterializeResult
 from rivers.execution.runcontext import RunContext
+from rivers.execution.runlogs import expand_lines
 from rivers.partitions.spec import selection_from_json, selection_to_json
 from rivers.planning.plan import ExecutionPlan, build_plan
 from rivers.storage import RunRecord, RunStatus
-from rivers.telemetry import get_logger
+from rivers.telemetry import bind_ids, get_logger
 
 if TYPE_CHECKING:
     from rivers.definitions.repository import CodeRepository
@@ -270,7 +271,7 @@ def execute_run(
     status = RunStatus.CANCELED
     reason: str | None = "interrupted"
     try:
-        with _Heartbeat(repo, run_id):
+        with _Heartbeat(repo, run_id), bind_ids(run_id=run_id):
             outcome = drive_run(
                 run, executor or repo.executor, events, pool_limits=repo.pool_limits
             )
@@ -292,7 +293,8 @@ def execute_run(
     return MaterializeResult(
         success=status is RunStatus.SUCCESS,
         run_id=run_id,
-        events=stored,
+        # One event per captured line, as listeners saw them (storage keeps them in chunks).
+        events=[line for event in stored for line in expand_lines(event)],
         loader=lambda key: _load_output(repo, run, key),
     )
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from rivers.definitions.asset import Asset
 from rivers.definitions.resolve import ResolvedInput
+from rivers.execution.capture import current_scope, emit_outside_scope
 from rivers.execution.events import EventKind, RunEvent
 from rivers.execution.io import IOHandler
 from rivers.planning.plan import ExecutionPlan, PlanStep
@@ -61,8 +62,12 @@ class RunContext:
     def emit(self, kind: EventKind, step: PlanStep | str, **fields: Any) -> None:
         """Record an event of ``step`` (a plan step, or a step key such as a mapped item's)."""
         step_key = step if isinstance(step, str) else step.key
-        self.events.emit(
-            RunEvent(
-                run_id=self.run_id, kind=kind, timestamp=time.time(), step_key=step_key, **fields
-            )
+        event = RunEvent(
+            run_id=self.run_id, kind=kind, timestamp=time.time(), step_key=step_key, **fields
         )
+        scope = current_scope()
+        if scope is None:
+            self.events.emit(event)
+            return
+        scope.flush()  # the step's captured lines so far come before this event
+        emit_outside_scope(self.events, event)

@@ -21,6 +21,7 @@ from rivers.definitions.metadata import MetadataValue
 from rivers.definitions.output import Materialization, Output
 from rivers.definitions.resolve import ResolvedInput
 from rivers.definitions.retry import RetryPolicy
+from rivers.execution.capture import step_scope
 from rivers.execution.context import AssetExecutionContext, SelfDependency
 from rivers.execution.events import ErrorInfo, EventKind
 from rivers.execution.io import InputContext, IOHandler, OutputContext
@@ -286,11 +287,15 @@ def _attempts(
     first_attempt: int,
     body: Callable[[int], Generator[_Await, Any, T]],
     on_failure: Callable[[str], None] = lambda message: None,
+    *,
+    map_step: str | None = None,
+    map_index: int | None = None,
 ) -> Generator[_Await | _Sleep, Any, tuple[bool, T | None]]:
     """Run ``body(attempt)`` until it succeeds or the retry policy gives up.
 
     Emits the step's start, retry, success and failure events; on final failure calls
-    ``on_failure(message)`` (which records the failed assets and partitions).
+    ``on_failure(message)`` (which records the failed assets and partitions). Each attempt
+    runs in a capture scope: its logs and output become ``LOG`` events of ``step_key``.
     """
     max_retries = policy.max_retries if policy is not None else 0
     run.emit(EventKind.STEP_STARTED, step_key, asset_key=asset_key)
@@ -298,7 +303,15 @@ def _attempts(
     attempt = first_attempt
     while True:
         try:
-            value = yield from body(attempt)
+            with step_scope(
+                run.events,
+                run.run_id,
+                step_key,
+                attempt=attempt,
+                map_step=map_step,
+                map_index=map_index,
+            ):
+                value = yield from body(attempt)
         except Exception as exc:
             cause = exc.cause if isinstance(exc, _InputLoadError) else exc
             error = _user_error(cause)

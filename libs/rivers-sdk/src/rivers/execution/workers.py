@@ -87,7 +87,10 @@ class _Worker:
             while True:
                 message = self.channel.recv()
                 kind = message[0]
-                if kind == "event":
+                if kind == "events":
+                    for event in message[1]:
+                        self.pool.on_event(event)
+                elif kind == "event":
                     self.pool.on_event(message[1])
                 elif kind == "call":
                     _, request_id, ref, method, args, kwargs = message
