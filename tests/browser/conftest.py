@@ -32,9 +32,11 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium under Playwright, for the whole session."""
+    """Headless Debian Chromium under Playwright, for one test module."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
