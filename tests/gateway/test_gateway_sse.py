@@ -197,7 +197,7 @@ def test_keep_alive_pings_and_disconnect_frees_the_watcher(stack: Stack) -> None
 
 
 def test_changes_without_run_events_are_announced_by_topic(stack: Stack) -> None:
-    """A pool limit set or a schedule switched on reaches open streams as `changed` topics."""
+    """A pool limit set, a schedule switched on, a run queued: `changed` topics on open streams."""
     stack.stop_gateway()
     stack.start_gateway(pulse_interval=0.05)
     loc = stack.register(basic.repo)
@@ -222,5 +222,7 @@ def test_changes_without_run_events_are_announced_by_topic(stack: Stack) -> None
                 True,
             )
             assert await next_change(sse) == "instigators"
+            await asyncio.to_thread(stack.add_run, loc, status=RunStatus.QUEUED)
+            assert await next_change(sse) == "runs"
 
     _run(stack, test)

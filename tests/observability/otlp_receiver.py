@@ -33,6 +33,8 @@ class Span:
 
 def _value(value: AnyValue) -> Any:
     kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return tuple(_value(item) for item in value.array_value.values)
     return None if kind is None else getattr(value, kind)
 
 

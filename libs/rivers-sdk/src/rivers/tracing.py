@@ -30,10 +30,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TRACEPARENT_ENV",
+    "TRACE_TAG",
+    "active",
     "add_event",
     "attached",
     "carrier",
     "enabled",
+    "flush",
+    "from_environment",
     "grpc_client_interceptors",
     "grpc_server_interceptors",
     "setup",
@@ -43,6 +47,9 @@ __all__ = [
 
 #: The environment variable a run worker finds its parent's trace context in.
 TRACEPARENT_ENV = "TRACEPARENT"
+#: The run tag keeping the trace context of the call that queued the run, so the daemon's
+#: launch (later, in another process) continues the same trace.
+TRACE_TAG = "rivers/traceparent"
 
 _lock = threading.Lock()
 _provider: Any = None
@@ -106,6 +113,11 @@ def setup(component: str) -> bool:
         _provider = provider
         _tracer = trace.get_tracer("rivers")
     return True
+
+
+def active() -> bool:
+    """Whether :func:`setup` installed a tracer in this process (spans are recorded)."""
+    return _tracer is not None
 
 
 def shutdown() -> None:
@@ -172,6 +184,12 @@ def attached(headers: Mapping[str, str] | None) -> Iterator[None]:
         yield
     finally:
         context.detach(token)
+
+
+def from_environment() -> dict[str, str]:
+    """The carrier a parent process left in :data:`TRACEPARENT_ENV` (``{}`` if none)."""
+    value = os.environ.get(TRACEPARENT_ENV)
+    return {"traceparent": value} if value else {}
 
 
 def grpc_server_interceptors() -> list[Any]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from rivers import tracing
 from rivers.execution.backfill import BACKFILL_TAG
 from rivers.execution.events import EventKind, RunEvent
 from rivers.storage import BackfillState, RunRecord, RunStatus, Storage
@@ -252,7 +253,8 @@ class RunWorkers:
     async def _start(self, kind: Kind, target: str) -> Worker:
         started = time.perf_counter()
         spare = self._take_spare()
-        line = json.dumps({f"{kind}_id": target}).encode() + b"\n"
+        trace = tracing.carrier()
+        line = json.dumps({f"{kind}_id": target, "trace": trace}).encode() + b"\n"
         process: asyncio.subprocess.Process | None = None
         if spare is not None and spare.stdin is not None:
             try:
@@ -264,18 +266,21 @@ class RunWorkers:
         warm = process is not None
         if process is None:
             ids = {"run_id": target} if kind == "run" else {"backfill_id": target}
-            process = await self._spawn(self.command.argv(**ids))
+            process = await self._spawn(self.command.argv(**ids), trace)
         self._refill_soon()
         self.metrics.launches.labels(kind, str(warm).lower()).inc()
         self.metrics.launch_seconds.observe(time.perf_counter() - started)
         log.info("codeserver.worker_started", kind=kind, target=target, pid=process.pid, warm=warm)
         return Worker(kind=kind, target=target, process=process, warm=warm)
 
-    async def _spawn(self, argv: list[str]) -> asyncio.subprocess.Process:
+    async def _spawn(
+        self, argv: list[str], trace: dict[str, str] | None = None
+    ) -> asyncio.subprocess.Process:
         # stdin stays open for the worker's life: its end tells the worker the server is gone.
-        return await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, env=dict(self.command.env)
-        )
+        env = dict(self.command.env)
+        if trace and "traceparent" in trace:
+            env[tracing.TRACEPARENT_ENV] = trace["traceparent"]
+        return await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.PIPE, env=env)
 
     # --- spares ----------------------------------------------------------------------------
 

@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(os.environ.get("RIVERS_LOG_LEVEL", "WARNING"), style="json")
     log = get_logger("rivers.codeserver.worker")
 
+    from rivers import tracing
     from rivers.cli.loader import LoadError, load_repository
     from rivers.definitions.repository import CodeRepository
     from rivers.storage import Storage
@@ -97,9 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             target: dict[str, Any] = json.loads(line)
         else:
             target = {"run_id": args.run_id, "backfill_id": args.backfill_id}
+            target["trace"] = tracing.from_environment()
         threading.Thread(target=_watch_parent, name="rivers-parent-watch", daemon=True).start()
-        return _execute(storage, repo, target, log)
+        tracing.setup("run-worker")
+        with tracing.attached(target.get("trace")):
+            return _execute(storage, repo, target, log)
     finally:
+        tracing.shutdown()
         storage.close()
 
 

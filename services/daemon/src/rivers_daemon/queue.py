@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import time
 
+from rivers import tracing
 from rivers.errors import RiversError
 from rivers.storage import RunRecord, RunStatus, Storage
 from rivers.telemetry import get_logger
@@ -118,7 +119,13 @@ class RunQueue:
 
     async def _launch(self, run: RunRecord) -> None:
         try:
-            outcome = await self.client.launch_run(run.run_id)
+            # Continue the trace of the call that queued the run (when tracing is on).
+            trace = run.tags.get(tracing.TRACE_TAG)
+            with (
+                tracing.attached({"traceparent": trace} if trace else None),
+                tracing.span("rivers.launch", {"rivers.run_id": run.run_id}),
+            ):
+                outcome = await self.client.launch_run(run.run_id)
         except CodeLocationUnreachable as exc:
             self.metrics.launch_failures.inc()
             log.error("daemon.launch_failed", run_id=run.run_id, error=str(exc))

@@ -6,10 +6,10 @@ the pulse reads a small fingerprint of each (one cheap query per topic) every ``
 seconds and broadcasts ``Changed(topic)`` when one differs from the last read. Pages re-read
 what a topic covers; no page polls on its own.
 
-Topics: ``ticks`` (the newest tick or its status), ``instigators`` (a schedule or sensor
-switched on or off), ``backfills`` (the newest backfills' status and counts), ``pools``
-(limits and slots in use), ``locations`` (a location's status or snapshot; heartbeats alone
-are not a change).
+Topics: ``runs`` (a run was queued: it writes no event until it starts), ``ticks`` (the
+newest tick or its status), ``instigators`` (a schedule or sensor switched on or off),
+``backfills`` (the newest backfills' status and counts), ``pools`` (limits and slots in use),
+``locations`` (a location's status or snapshot; heartbeats alone are not a change).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import contextlib
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
+from rivers.storage.records import RunStatus
 from rivers.telemetry import get_logger
 from rivers_ui.tail import Changed
 
@@ -64,6 +65,11 @@ class Pulse:
     def _fingerprints(self) -> dict[str, Hashable]:
         storage = self.catalog.storage
         readers: dict[str, Callable[[], Hashable]] = {
+            # Only queued runs: the others announce themselves with run events. (The status
+            # index keeps this cheap however many finished runs the store holds.)
+            "runs": lambda: tuple(
+                r.run_id for r in storage.get_runs(statuses=[RunStatus.QUEUED], limit=1)
+            ),
             "ticks": lambda: tuple((t.tick_id, str(t.status)) for t in storage.get_ticks(limit=1)),
             "instigators": lambda: frozenset(
                 (s.location_id, s.name, str(s.status)) for s in storage.get_instigator_states()
@@ -106,4 +112,4 @@ class Pulse:
             await asyncio.sleep(self.interval)
 
 
-TOPICS = ("ticks", "instigators", "backfills", "pools", "locations")
+TOPICS = ("runs", "ticks", "instigators", "backfills", "pools", "locations")

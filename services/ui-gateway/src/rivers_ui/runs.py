@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
+from rivers import tracing
 from rivers.definitions.keys import key_name
 from rivers.errors import RunConfigError
 from rivers.execution.events import EventKind, RunEvent
@@ -96,6 +97,9 @@ async def launch_run(
             raise InvalidArgument(f"code location {loc.name!r} has no job {job!r} (jobs: {known})")
         run_tags.update(jobs[job].tags)
         chosen = chosen or list(jobs[job].selection)
+    trace = tracing.carrier().get("traceparent")
+    if trace:
+        run_tags[tracing.TRACE_TAG] = trace
     plan = await planner.plan_run(snapshot.snapshot_id, chosen, partitions)
     check_config(snapshot, plan.asset_keys, config)
     record = queued_run_record(

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from rivers import tracing
 from rivers.definitions.retry import RetryPolicy
 from rivers.execution.events import ErrorInfo, EventKind
 from rivers.execution.executor import Executor
@@ -163,6 +164,9 @@ class _Scheduler:
                 )
                 return refused
             if claim.waited > 0.001:
+                tracing.add_event(
+                    "pool wait", {"rivers.pools": list(step.pools), "rivers.waited": claim.waited}
+                )
                 self.run.emit(
                     EventKind.LOG,
                     key,
@@ -198,7 +202,27 @@ class _Scheduler:
                     return bool(await in_own_thread(run_step, self.run, step))
                 return await self._in_worker(step, extras)
 
-        return await self._with_pools(step, step.key, execute, False)
+        with self._span(step, step.key, where):
+            return await self._with_pools(step, step.key, execute, False)
+
+    def _span(self, step: PlanStep, key: str, where: str) -> contextlib.AbstractContextManager[Any]:
+        """The step's span (a no-op when tracing is off)."""
+        if not tracing.active():
+            return contextlib.nullcontext()
+        keys = self.run.partition_keys
+        partition = None
+        if keys is not None and len(keys):
+            partition = keys[0] if len(keys) == 1 else f"{keys[0]}...{keys[-1]} ({len(keys)})"
+        return tracing.span(
+            f"rivers.step {key}",
+            {
+                "rivers.run_id": self.run.run_id,
+                "rivers.step_key": key,
+                "rivers.asset_keys": list(step.asset_keys),
+                "rivers.partition": partition,
+                "rivers.executor": where,
+            },
+        )
 
     async def _run_item(self, step: PlanStep, index: int, item: Any) -> tuple[bool, Any]:
         where = where_step_runs(step, self.executor)
@@ -230,7 +254,9 @@ class _Scheduler:
                     return False, None
                 return result.ok, result.value
 
-        return await self._with_pools(step, item_step_key(step.key, index), execute, (False, None))
+        key = item_step_key(step.key, index)
+        with self._span(step, key, where):
+            return await self._with_pools(step, key, execute, (False, None))
 
     async def _in_worker(self, step: PlanStep, extras: dict[str, Any]) -> bool:
         assert self._worker_spec is not None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from rivers import tracing
 from rivers.definitions.metadata import normalize_tags
 from rivers.errors import RiversError
 from rivers.execution.config import validate_run_config
@@ -271,7 +272,15 @@ def execute_run(
     status = RunStatus.CANCELED
     reason: str | None = "interrupted"
     try:
-        with _Heartbeat(repo, run_id), bind_ids(run_id=run_id):
+        span = tracing.span(
+            "rivers.run",
+            {
+                "rivers.run_id": run_id,
+                "rivers.location": repo.name,
+                "rivers.steps": len(prepared.plan.steps),
+            },
+        )
+        with _Heartbeat(repo, run_id), bind_ids(run_id=run_id), span:
             outcome = drive_run(
                 run, executor or repo.executor, events, pool_limits=repo.pool_limits
             )

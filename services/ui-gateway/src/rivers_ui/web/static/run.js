@@ -83,9 +83,11 @@
         if (event.seq <= lastSeq) continue;
         lastSeq = event.seq;
       }
-      total += 1;
       apply(event);
-      rows.appendChild(logRow(event));
+      for (const line of expandLines(event)) {
+        total += 1;
+        rows.appendChild(logRow(line));
+      }
       if (event.error) showError(event);
     }
     tbody.appendChild(rows);
@@ -121,6 +123,16 @@
   function traceText(error) {
     // A Python traceback already ends with "Type: message"; without one, say just that.
     return (error.traceback || `${error.error_type}: ${error.message}`).trimEnd();
+  }
+
+  // Captured lines are stored in chunks (one LOG event, metadata.lines, lines joined by
+  // newlines): show one row per line, as `rivers logs` does.
+  function expandLines(event) {
+    const meta = event.metadata || {};
+    if (event.kind !== "LOG" || meta.lines == null || !event.message) return [event];
+    const rest = Object.assign({}, meta);
+    delete rest.lines;
+    return event.message.split("\n").map((line) => Object.assign({}, event, { message: line, metadata: rest }));
   }
 
   function logRow(event) {
