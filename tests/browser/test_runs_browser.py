@@ -30,7 +30,7 @@ def test_run_page_draws_the_timeline_and_log_live_until_success(dev: Dev, page: 
     log_reads: list[str] = []
 
     def note(request: Any) -> None:
-        if "/events?" in request.url:
+        if "/api/runs/" in request.url and "/events?" in request.url:
             log_reads.append(request.url)
 
     page.on("request", note)

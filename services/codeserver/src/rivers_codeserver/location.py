@@ -201,9 +201,13 @@ class Location:
         )
         for run in stale:
             log.warning("codeserver.stale_run_failed", run_id=run.run_id, location=self.name)
-        self.server_id = uuid.uuid4().hex
+        # Stored first, then served: whoever sees the new id (GetServerId) finds it stored.
+        server_id = uuid.uuid4().hex
+        self.storage.heartbeat_location(
+            self.identity, endpoint=endpoint, snapshot_id=self.snapshot_id, server_id=server_id
+        )
+        self.server_id = server_id
         self.endpoint = endpoint
-        self.heartbeat()
         log.info(
             "codeserver.registered",
             location=self.name,

@@ -19,6 +19,7 @@ import jinja2
 from aiohttp import web
 
 from rivers_ui.errors import InvalidArgument
+from rivers_ui.state import STATE
 
 __all__ = ["ago", "duration", "env", "json_body", "render", "timestamp"]
 
@@ -91,7 +92,15 @@ def render(
 ) -> web.Response:
     """The page, or only the block named by ``?fragment=`` (for a live region)."""
     tpl = env().get_template(template)
-    values = {"request": request, "path": request.path, **context}
+    # Where the page's live stream starts: the event tail's position when the page was
+    # rendered (never ahead of what the page shows), so nothing written between this render
+    # and the stream's start is missed.
+    values = {
+        "request": request,
+        "path": request.path,
+        "live_seq": request.app[STATE].tail.position,
+        **context,
+    }
     fragment = request.query.get("fragment")
     if fragment:
         block = tpl.blocks.get(fragment)

@@ -5,8 +5,11 @@
   "use strict";
 
   const listeners = {};
+  // The stream starts after the last event the server had seen when it rendered the page,
+  // so an event written between the render and the stream's start still arrives.
+  const rendered = document.querySelector('meta[name="rivers-seq"]');
   const rivers = {
-    lastSeq: null,
+    lastSeq: rendered && rendered.content !== "" ? Number(rendered.content) : null,
     state: "connecting",
     keepalive: 15,
     on(type, fn) {
