@@ -47,6 +47,7 @@ class OtlpReceiver:
 
     def __init__(self) -> None:
         self._spans: list[Span] = []
+        self._payloads: list[bytes] = []
         self._lock = threading.Lock()
         receiver = self
 
@@ -57,9 +58,7 @@ class OtlpReceiver:
                     self.send_response(404)
                     self.end_headers()
                     return
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                receiver._add(request)
+                receiver._received(body)  # decoded when read, as a collector answers at once
                 payload = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
@@ -77,6 +76,18 @@ class OtlpReceiver:
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _received(self, body: bytes) -> None:
+        with self._lock:
+            self._payloads.append(body)
+
+    def _decode(self) -> None:
+        with self._lock:
+            payloads, self._payloads = self._payloads, []
+        for body in payloads:
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            self._add(request)
 
     def _add(self, request: ExportTraceServiceRequest) -> None:
         found: list[Span] = []
@@ -99,6 +110,7 @@ class OtlpReceiver:
             self._spans.extend(found)
 
     def spans(self) -> list[Span]:
+        self._decode()
         with self._lock:
             return list(self._spans)
 

@@ -68,4 +68,4 @@ def test_a_launch_is_one_trace_from_the_api_to_the_steps(
     assert "rivers.launch" in _ancestors(run_span, trace)
     for step in ("orders", "customers"):
         assert by_name[f"rivers.step {step}"].parent_id == run_span.span_id
-    assert by_name["rivers.step orders"].attributes["rivers.asset_keys"] == ("orders",)
+    assert by_name["rivers.step orders"].attributes["rivers.step_key"] == "orders"

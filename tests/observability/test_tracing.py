@@ -116,3 +116,28 @@ def test_the_switches_follow_the_standard_variables() -> None:
     assert enabled({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": url + "/v1/traces"})
     assert not enabled({"OTEL_EXPORTER_OTLP_ENDPOINT": url, "OTEL_SDK_DISABLED": "true"})
     assert not enabled({"OTEL_EXPORTER_OTLP_ENDPOINT": url, "OTEL_TRACES_EXPORTER": "none"})
+
+
+def test_a_run_has_a_span_per_step_and_pool_waits_as_events(
+    receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    """Inline materialize: one run span, a child per step; a step that waited shows the wait."""
+    _python(
+        "import rivers.tracing as t\n"
+        "from tests.fixtures.code_locations import pooled\n"
+        "t.setup('cli')\n"
+        "assert pooled.repo.materialize().success\n"
+        "t.shutdown()\n",
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+        RIVERS_TEST_POOL_LOG=str(tmp_path / "pool.log"),
+    )
+    spans = receiver.wait_for(lambda s: sum(x.name.startswith("rivers.step") for x in s) >= 4)
+    (run,) = [s for s in spans if s.name == "rivers.run"]
+    steps = [s for s in spans if s.name.startswith("rivers.step")]
+    assert sorted(s.attributes["rivers.step_key"] for s in steps) == [
+        f"query_{i}" for i in range(4)
+    ]
+    assert all(s.parent_id == run.span_id and s.trace_id == run.trace_id for s in steps)
+    assert {s.attributes["rivers.executor"] for s in steps} == {"worker"}
+    # the pool holds 2 slots for 4 steps: at least two waited, and say so on their spans
+    assert sum("pool wait" in s.events for s in steps) >= 2

@@ -142,7 +142,12 @@ class _Scheduler:
         return {"loop": self.async_slots, "thread": self.thread_slots}.get(where, self.worker_slots)
 
     async def _with_pools(
-        self, step: PlanStep, key: str, run: Callable[[], Awaitable[T]], refused: T
+        self,
+        step: PlanStep,
+        key: str,
+        run: Callable[[], Awaitable[T]],
+        refused: T,
+        span: Any = None,
     ) -> T:
         claim = None
         if self.pools is not None and step.pools:
@@ -165,7 +170,9 @@ class _Scheduler:
                 return refused
             if claim.waited > 0.001:
                 tracing.add_event(
-                    "pool wait", {"rivers.pools": list(step.pools), "rivers.waited": claim.waited}
+                    "pool wait",
+                    {"rivers.pools": list(step.pools), "rivers.waited": claim.waited},
+                    span=span,
                 )
                 self.run.emit(
                     EventKind.LOG,
@@ -202,8 +209,8 @@ class _Scheduler:
                     return bool(await in_own_thread(run_step, self.run, step))
                 return await self._in_worker(step, extras)
 
-        with self._span(step, step.key, where):
-            return await self._with_pools(step, step.key, execute, False)
+        with self._span(step, step.key, where) as span:
+            return await self._with_pools(step, step.key, execute, False, span)
 
     def _span(self, step: PlanStep, key: str, where: str) -> contextlib.AbstractContextManager[Any]:
         """The step's span (a no-op when tracing is off)."""
@@ -213,12 +220,13 @@ class _Scheduler:
         partition = None
         if keys is not None and len(keys):
             partition = keys[0] if len(keys) == 1 else f"{keys[0]}...{keys[-1]} ({len(keys)})"
-        return tracing.span(
+        # A leaf under the run's span (not made current: cheaper; the run id is the run's).
+        return tracing.child_span(
             f"rivers.step {key}",
             {
-                "rivers.run_id": self.run.run_id,
                 "rivers.step_key": key,
-                "rivers.asset_keys": list(step.asset_keys),
+                # only when they are not just the step's own key (the common case)
+                "rivers.asset_keys": None if step.asset_keys == (key,) else list(step.asset_keys),
                 "rivers.partition": partition,
                 "rivers.executor": where,
             },
@@ -255,8 +263,8 @@ class _Scheduler:
                 return result.ok, result.value
 
         key = item_step_key(step.key, index)
-        with self._span(step, key, where):
-            return await self._with_pools(step, key, execute, (False, None))
+        with self._span(step, key, where) as span:
+            return await self._with_pools(step, key, execute, (False, None), span)
 
     async def _in_worker(self, step: PlanStep, extras: dict[str, Any]) -> bool:
         assert self._worker_spec is not None
