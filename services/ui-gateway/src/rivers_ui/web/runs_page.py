@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from rivers import tracing
 from rivers.storage.records import RunRecord, RunStatus
 from rivers_ui import runs
 from rivers_ui.errors import InvalidArgument, NotFound
@@ -58,8 +59,13 @@ def _row(run: RunRecord, names: dict[str, str], now: float) -> dict[str, Any]:
         "assets": keys[:_SHOWN_ASSETS],
         "more": max(0, len(keys) - _SHOWN_ASSETS),
         "seconds": _seconds(run, now),
-        "tags": sorted(run.tags.items()),
+        "tags": _shown_tags(run),
     }
+
+
+def _shown_tags(run: RunRecord) -> list[tuple[str, str]]:
+    """The run's tags as chips, without the trace context it carries for tracing."""
+    return sorted((k, v) for k, v in run.tags.items() if k != tracing.TRACE_TAG)
 
 
 def _filters(request: web.Request) -> dict[str, Any]:
@@ -168,7 +174,7 @@ def _run_context(state: Any, run_id: str) -> dict[str, Any]:
         "run": run,
         "location": location.name if location is not None else run.location_id,
         "seconds": _seconds(run, time.time()),
-        "tags": sorted(run.tags.items()),
+        "tags": _shown_tags(run),
         "parent": parent,
         "root": root if root != parent else None,
         "steps": _steps(state, run),
