@@ -24,7 +24,7 @@ def receiver() -> Iterator[OtlpReceiver]:
     server.close()
 
 
-def _python(code: str, **env: str) -> str:
+def _python(code: str, *, stderr: bool = False, **env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -35,7 +35,7 @@ def _python(code: str, **env: str) -> str:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return result.stdout
+    return result.stdout + (result.stderr if stderr else "")
 
 
 def test_without_the_variables_nothing_of_the_sdk_is_imported() -> None:
@@ -141,3 +141,24 @@ def test_a_run_has_a_span_per_step_and_pool_waits_as_events(
     assert {s.attributes["rivers.executor"] for s in steps} == {"worker"}
     # the pool holds 2 slots for 4 steps: at least two waited, and say so on their spans
     assert sum("pool wait" in s.events for s in steps) >= 2
+
+
+def test_invalid_otel_settings_leave_tracing_off_with_a_clear_log_line(
+    receiver: OtlpReceiver,
+) -> None:
+    """A bad OTEL_BSP_* value is logged as tracing.setup_failed; the materialize still runs."""
+    out = _python(
+        "import rivers as rs, rivers.tracing as t\n"
+        "from rivers.telemetry import configure_logging\n"
+        "from tests.fixtures.code_locations import basic\n"
+        "configure_logging('INFO', style='json')\n"
+        "print('on' if t.setup('cli') else 'off')\n"
+        "assert basic.repo.materialize().success\n",
+        stderr=True,
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+        OTEL_BSP_MAX_QUEUE_SIZE="10",
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE="100",
+    )
+    assert "off" in out.splitlines()
+    assert "tracing.setup_failed" in out and "max_export_batch_size" in out
+    assert "Traceback" not in out

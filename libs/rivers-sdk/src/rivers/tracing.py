@@ -79,41 +79,56 @@ def _protocol() -> str:
 def setup(component: str) -> bool:
     """Install the OTLP tracer provider for this process (once); returns whether tracing is on.
 
+    Invalid ``OTEL_*`` settings (say a batch size above the queue size) are logged and leave
+    tracing off: observability never keeps a service or a run from starting.
+
     Args:
         component: ``planner``, ``codeserver``, ``daemon``, ``ui``, ``run-worker``, ``cli``...
             (the default service name is ``rivers-<component>``).
     """
-    global _provider, _tracer
     if not enabled():
         return False
     with _lock:
         if _provider is not None:
             return True
-        from opentelemetry import trace
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        try:
+            _install(component)
+        except Exception as exc:
+            from rivers.telemetry import get_logger
 
-        if _protocol() == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter as GrpcExporter,
+            get_logger("rivers.tracing").error(
+                "tracing.setup_failed", error=f"{type(exc).__name__}: {exc}"
             )
-
-            exporter: Any = GrpcExporter()
-        else:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                OTLPSpanExporter as HttpExporter,
-            )
-
-            exporter = HttpExporter()
-        name = os.environ.get("OTEL_SERVICE_NAME") or f"rivers-{component}"
-        # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES.
-        provider = TracerProvider(resource=Resource.create({"service.name": name}))
-        provider.add_span_processor(BatchSpanProcessor(exporter))
-        trace.set_tracer_provider(provider)
-        _provider = provider
-        _tracer = trace.get_tracer("rivers")
+            return False
     return True
+
+
+def _install(component: str) -> None:
+    global _provider, _tracer
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    if _protocol() == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcExporter,
+        )
+
+        exporter: Any = GrpcExporter()
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter as HttpExporter,
+        )
+
+        exporter = HttpExporter()
+    name = os.environ.get("OTEL_SERVICE_NAME") or f"rivers-{component}"
+    # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES.
+    provider = TracerProvider(resource=Resource.create({"service.name": name}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    _provider = provider
+    _tracer = trace.get_tracer("rivers")
 
 
 def active() -> bool:
