@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TRACEPARENT_ENV",
     "TRACE_TAG",
+    "Leaf",
     "active",
     "add_event",
     "attached",
@@ -54,6 +56,8 @@ TRACE_TAG = "rivers/traceparent"
 
 _lock = threading.Lock()
 _provider: Any = None
+_processor: Any = None  # the provider's exporting processor (leaf spans go straight to it)
+_scope: Any = None
 _tracer: Any = None
 
 
@@ -104,11 +108,12 @@ def setup(component: str) -> bool:
 
 
 def _install(component: str) -> None:
-    global _provider, _tracer
+    global _provider, _processor, _scope, _tracer
     from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
     if _protocol() == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
@@ -125,9 +130,12 @@ def _install(component: str) -> None:
     name = os.environ.get("OTEL_SERVICE_NAME") or f"rivers-{component}"
     # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES.
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    processor = BatchSpanProcessor(exporter)
+    provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     _provider = provider
+    _processor = processor
+    _scope = InstrumentationScope("rivers")
     _tracer = trace.get_tracer("rivers")
 
 
@@ -138,9 +146,9 @@ def active() -> bool:
 
 def shutdown() -> None:
     """Flush and stop the exporter (a no-op when tracing is off)."""
-    global _provider, _tracer
+    global _provider, _processor, _tracer
     with _lock:
-        provider, _provider, _tracer = _provider, None, None
+        provider, _provider, _processor, _tracer = _provider, None, None, None
     if provider is not None:
         provider.shutdown()
 
@@ -165,34 +173,108 @@ def span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Spa
         yield current
 
 
-@contextlib.contextmanager
-def child_span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span | None]:
-    """A span under the current one that is *not* made current (cheaper than :func:`span`).
+class Leaf:
+    """A leaf span being recorded (see :func:`child_span`): its start, attributes and events."""
 
-    For leaves such as executor steps: nothing inside starts spans of its own; events go
-    to the yielded span through :func:`add_event`'s ``span=``.
+    __slots__ = ("attributes", "error", "events", "name", "parent", "start")
+
+    def __init__(self, name: str, attributes: dict[str, Any], parent: Any) -> None:
+        self.name = name
+        self.attributes = attributes
+        self.parent = parent  # the current context when the leaf started
+        self.start = time.time_ns()
+        self.events: list[tuple[str, dict[str, Any], int]] = []
+        self.error: BaseException | None = None
+
+
+@contextlib.contextmanager
+def child_span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Leaf | None]:
+    """A leaf span under the current one, recorded cheaply (e.g. one per executor step).
+
+    Nothing inside may start spans of its own (it is never made current); events go to the
+    yielded leaf through :func:`add_event`'s ``span=``. The leaf is handed to the exporter as a
+    finished span when the block ends — sampled by the configured sampler like any child —
+    which skips most of the SDK's per-span bookkeeping (locks, bounded containers), the
+    bulk of tracing's cost on runs of many short steps.
     """
     if _tracer is None:
         yield None
         return
-    attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
-    current = _tracer.start_span(name, attributes=attrs)
+    from opentelemetry import context
+
+    leaf = Leaf(name, {k: v for k, v in (attributes or {}).items() if v is not None}, None)
+    leaf.parent = context.get_current()
     try:
-        yield current
+        yield leaf
     except BaseException as exc:
-        current.record_exception(exc)
+        leaf.error = exc
         raise
     finally:
-        current.end()
+        _finish(leaf)
+
+
+def _finish(leaf: Leaf) -> None:
+    provider, processor = _provider, _processor
+    if provider is None or processor is None:
+        return
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+    from opentelemetry.trace.status import Status, StatusCode
+
+    parent = trace.get_current_span(leaf.parent).get_span_context()
+    ids = provider.id_generator
+    trace_id = parent.trace_id if parent.is_valid else ids.generate_trace_id()
+    sampled = provider.sampler.should_sample(
+        leaf.parent, trace_id, leaf.name, SpanKind.INTERNAL, leaf.attributes
+    )
+    if not sampled.decision.is_sampled():
+        return
+    events = [Event(name, attrs, stamp) for name, attrs, stamp in leaf.events]
+    status = Status(StatusCode.UNSET)
+    if leaf.error is not None:
+        kind = type(leaf.error).__qualname__
+        events.append(
+            Event(
+                "exception",
+                {"exception.type": kind, "exception.message": str(leaf.error)},
+                time.time_ns(),
+            )
+        )
+        status = Status(StatusCode.ERROR, f"{kind}: {leaf.error}")
+    context = SpanContext(
+        trace_id,
+        ids.generate_span_id(),
+        is_remote=False,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        trace_state=sampled.trace_state,
+    )
+    processor.on_end(
+        ReadableSpan(
+            leaf.name,
+            context=context,
+            parent=parent if parent.is_valid else None,
+            resource=provider.resource,
+            attributes=leaf.attributes,
+            events=events,
+            status=status,
+            start_time=leaf.start,
+            end_time=time.time_ns(),
+            instrumentation_scope=_scope,
+        )
+    )
 
 
 def add_event(
-    name: str, attributes: Mapping[str, Any] | None = None, *, span: Span | None = None
+    name: str, attributes: Mapping[str, Any] | None = None, *, span: Span | Leaf | None = None
 ) -> None:
     """Add an event (a pool wait, a retry) to ``span`` or the current span, if tracing is on."""
     if _tracer is None:
         return
     attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
+    if isinstance(span, Leaf):
+        span.events.append((name, attrs, time.time_ns()))
+        return
     if span is None:
         from opentelemetry import trace
 
