@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,12 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -119,7 +114,11 @@ class Dev:
             locations = self.get("/api/locations")
             return bool(locations) and all(loc["status"] == "available" for loc in locations)
 
-        wait_until(ready, 60, "rivers dev to serve the UI")
+        try:
+            wait_until(ready, 60, "rivers dev to serve the UI")
+        except BaseException:
+            self.stop()  # never leave the stack running behind a failed start
+            raise
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

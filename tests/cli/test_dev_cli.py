@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 import rivers as rs
 from rivers.client import RiversClient
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -46,12 +46,6 @@ repo = rs.CodeRepository(name="devloc", assets=[first, added])""",
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -77,7 +71,7 @@ def _group_alive(pgid: int) -> bool:
 def test_dev_serves_reloads_runs_and_stops_cleanly(tmp_path: Path) -> None:
     """The stack comes up, its daemon runs a queued run, it reloads an edit, Ctrl-C stops all."""
     (tmp_path / "devloc_module.py").write_text(ONE_ASSET)
-    http, grpc_port = _free_port(), _free_port()
+    http, grpc_port = free_port(), free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = ["dev", "devloc_module", "--port", str(http), "--grpc-port", str(grpc_port)]
     proc = subprocess.Popen(

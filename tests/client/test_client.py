@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -31,14 +30,9 @@ from rivers.execution.events import EventKind, RunEvent
 from rivers.storage import BackfillState, RunStatus
 from tests.fixtures.code_locations import basic, failing, partitioned
 from tests.gateway.harness import Stack, collect, in_thread, wait_until
+from tests.ports import free_port
 
 K = EventKind
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_importing_rivers_does_not_import_the_client() -> None:
@@ -123,7 +117,7 @@ def test_planner_down_is_unavailable(stack: Stack) -> None:
 
 def test_nothing_listening_is_unavailable_after_bounded_retries() -> None:
     """With no gateway at the address, calls fail with UnavailableError after a few retries."""
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     with RiversClient(address, timeout=1.0, retries=2) as client:
         started = time.perf_counter()
         with pytest.raises(UnavailableError, match=f"gateway unreachable at {address}"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from rivers.cli.main import main
 from rivers_daemon.settings import DaemonSettings, load_settings
 from tests.codeserver.support import PASSWORD, Store
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,17 +56,11 @@ def test_settings_read_rivers_env_but_not_the_code_servers_port(
     assert load_settings(location_name="named", tick_interval=None).location == "named"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_daemon_command_serves_health_and_stops_on_sigterm(tmp_path: Path) -> None:
     """`rivers daemon` becomes ready (/readyz 200) and exits 0 on SIGTERM."""
     store = Store(tmp_path / "store")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RIVERS_STORAGE_PASSWORD": PASSWORD}
     command = ["daemon", "--location", "solo", "--storage", store.url]
     command += ["--codeserver", "127.0.0.1:9", "--http-port", str(port)]

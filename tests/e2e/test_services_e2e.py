@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +19,10 @@ import pytest
 
 import rivers as rs
 from rivers.client import RiversClient
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -49,7 +43,7 @@ class Stack:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.ports = {name: _free_port() for name in ("storage", "planner", "code", "api", "http")}
+        self.ports = {name: free_port() for name in ("storage", "planner", "code", "api", "http")}
         self.env = {
             **os.environ,
             "RIVERS_STORAGE_USER": "root",

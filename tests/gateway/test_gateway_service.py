@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from rivers.storage import RunStatus
 from rivers.storage.host import start_in_thread
 from tests.fixtures.code_locations import basic
 from tests.gateway.harness import PASSWORD, ROOT, LoopThread, Stack, wait_until
+from tests.ports import free_port
 
 K = EventKind
 
@@ -145,15 +145,9 @@ def test_rivers_ui_invalid_settings_are_one_line() -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_rivers_ui_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     """A real `rivers ui` becomes ready, serves, and exits 0 on SIGTERM."""
-    grpc_port, http_port = _free_port(), _free_port()
+    grpc_port, http_port = free_port(), free_port()
     with start_in_thread(tmp_path / "store", password=PASSWORD) as host:
         proc = subprocess.Popen(
             [

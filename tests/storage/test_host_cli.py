@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,16 +13,10 @@ import pytest
 
 from rivers.cli import storage as storage_cli
 from rivers.storage import Storage
+from tests.ports import free_port
 
 # The `rivers` entry point may not list `storage` yet; this is the same command on its own.
 SERVE = [sys.executable, "-m", "rivers.cli.storage", "serve"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def start(path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
