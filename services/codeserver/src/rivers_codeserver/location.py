@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -177,6 +178,9 @@ class Location:
         self.identity = storage.ensure_location(name, identity).identity
         self.server_id = ""
         self.snapshot_id = ""
+        # Heartbeats (a background thread) and registrations write the same row: one at a
+        # time, so a heartbeat never stores an incarnation id a registration just replaced.
+        self._writing = threading.Lock()
         self.endpoint: str | None = None
 
     def register(
@@ -203,11 +207,12 @@ class Location:
             log.warning("codeserver.stale_run_failed", run_id=run.run_id, location=self.name)
         # Stored first, then served: whoever sees the new id (GetServerId) finds it stored.
         server_id = uuid.uuid4().hex
-        self.storage.heartbeat_location(
-            self.identity, endpoint=endpoint, snapshot_id=self.snapshot_id, server_id=server_id
-        )
-        self.server_id = server_id
-        self.endpoint = endpoint
+        with self._writing:
+            self.storage.heartbeat_location(
+                self.identity, endpoint=endpoint, snapshot_id=self.snapshot_id, server_id=server_id
+            )
+            self.server_id = server_id
+            self.endpoint = endpoint
         log.info(
             "codeserver.registered",
             location=self.name,
@@ -221,12 +226,13 @@ class Location:
 
     def heartbeat(self) -> None:
         """Record that the server is alive, where, and which snapshot it serves."""
-        self.storage.heartbeat_location(
-            self.identity,
-            endpoint=self.endpoint,
-            snapshot_id=self.snapshot_id,
-            server_id=self.server_id,
-        )
+        with self._writing:
+            self.storage.heartbeat_location(
+                self.identity,
+                endpoint=self.endpoint,
+                snapshot_id=self.snapshot_id,
+                server_id=self.server_id,
+            )
 
 
 def describe_load_error(module: str, error: LoadError) -> str:
