@@ -159,6 +159,11 @@ def flush(timeout_ms: int = 5000) -> None:
         _provider.force_flush(timeout_ms)
 
 
+def _attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Span attributes without the ``None`` values (OpenTelemetry rejects them)."""
+    return {k: v for k, v in (attributes or {}).items() if v is not None}
+
+
 @contextlib.contextmanager
 def span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span | None]:
     """A span around the block (current for the block), or nothing when tracing is off.
@@ -168,8 +173,7 @@ def span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Spa
     if _tracer is None:
         yield None
         return
-    attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
-    with _tracer.start_as_current_span(name, attributes=attrs) as current:
+    with _tracer.start_as_current_span(name, attributes=_attributes(attributes)) as current:
         yield current
 
 
@@ -202,7 +206,7 @@ def child_span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterat
         return
     from opentelemetry import context
 
-    leaf = Leaf(name, {k: v for k, v in (attributes or {}).items() if v is not None}, None)
+    leaf = Leaf(name, _attributes(attributes), None)
     leaf.parent = context.get_current()
     try:
         yield leaf
@@ -271,7 +275,7 @@ def add_event(
     """Add an event (a pool wait, a retry) to ``span`` or the current span, if tracing is on."""
     if _tracer is None:
         return
-    attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
+    attrs = _attributes(attributes)
     if isinstance(span, Leaf):
         span.events.append((name, attrs, time.time_ns()))
         return

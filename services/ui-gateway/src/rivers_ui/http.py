@@ -44,7 +44,7 @@ from rivers_ui.errors import (
     Unavailable,
 )
 from rivers_ui.state import STATE, GatewayState
-from rivers_ui.web.render import json_body
+from rivers_ui.web.render import dump, json_body, query_int
 
 __all__ = ["build_app"]
 
@@ -101,16 +101,6 @@ async def _errors(request: aioweb.Request, handler: Handler) -> aioweb.StreamRes
         )
 
 
-def _int(request: aioweb.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidArgument(f"query parameter {name!r} must be an integer, not {raw!r}") from None
-
-
 def _float(request: aioweb.Request, name: str) -> float | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
@@ -124,23 +114,19 @@ def _float(request: aioweb.Request, name: str) -> float | None:
     return value
 
 
-def _dump(model: Any) -> Any:
-    return model.model_dump(mode="json")
-
-
 # --- JSON --------------------------------------------------------------------------------------
 
 
 async def _locations(request: aioweb.Request) -> aioweb.Response:
     state = request.app[_STATE]
     infos = await asyncio.to_thread(state.catalog.locations)
-    return aioweb.json_response([_dump(i) for i in infos])
+    return aioweb.json_response([dump(i) for i in infos])
 
 
 async def _assets(request: aioweb.Request) -> aioweb.Response:
     state = request.app[_STATE]
     assets = await asyncio.to_thread(state.catalog.assets, request.query.get("location") or None)
-    return aioweb.json_response([_dump(a) for a in assets])
+    return aioweb.json_response([dump(a) for a in assets])
 
 
 async def _runs(request: aioweb.Request) -> aioweb.Response:
@@ -163,18 +149,18 @@ async def _runs(request: aioweb.Request) -> aioweb.Response:
         statuses=statuses,
         tags=tags,
         asset_key=request.query.get("asset_key") or None,
-        page_size=_int(request, "page_size", 0),
+        page_size=query_int(request, "page_size", 0),
         page_token=request.query.get("page_token", ""),
     )
     return aioweb.json_response(
-        {"runs": [_dump(r) for r in page.runs], "next_page_token": page.next_page_token}
+        {"runs": [dump(r) for r in page.runs], "next_page_token": page.next_page_token}
     )
 
 
 async def _run(request: aioweb.Request) -> aioweb.Response:
     state = request.app[_STATE]
     run = await asyncio.to_thread(runs.get_run, state.storage, request.match_info["run_id"])
-    return aioweb.json_response(_dump(run))
+    return aioweb.json_response(dump(run))
 
 
 async def _events(request: aioweb.Request) -> aioweb.Response:
@@ -183,11 +169,11 @@ async def _events(request: aioweb.Request) -> aioweb.Response:
         runs.run_events,
         state.storage,
         request.match_info["run_id"],
-        after_seq=_int(request, "after_seq", 0),
-        limit=_int(request, "limit", runs.MAX_EVENTS_PAGE),
+        after_seq=query_int(request, "after_seq", 0),
+        limit=query_int(request, "limit", runs.MAX_EVENTS_PAGE),
     )
     last = events[-1].seq if events else None
-    return aioweb.json_response({"events": [_dump(e) for e in events], "last_seq": last})
+    return aioweb.json_response({"events": [dump(e) for e in events], "last_seq": last})
 
 
 async def _logs(request: aioweb.Request) -> aioweb.Response:
@@ -228,7 +214,7 @@ async def _instigators(request: aioweb.Request) -> aioweb.Response:
         state.catalog,
         request.query.get("location") or None,
     )
-    return aioweb.json_response([_dump(i) for i in infos])
+    return aioweb.json_response([dump(i) for i in infos])
 
 
 async def _ticks(request: aioweb.Request) -> aioweb.Response:
@@ -244,10 +230,10 @@ async def _ticks(request: aioweb.Request) -> aioweb.Response:
         location=request.query.get("location") or None,
         instigator=request.query.get("instigator") or None,
         statuses=statuses,
-        limit=_int(request, "limit", 0),
+        limit=query_int(request, "limit", 0),
         before=_float(request, "before"),
     )
-    return aioweb.json_response([_dump(t) for t in ticks])
+    return aioweb.json_response([dump(t) for t in ticks])
 
 
 async def _graph(request: aioweb.Request) -> aioweb.Response:
@@ -311,7 +297,7 @@ async def _launch_run(request: aioweb.Request) -> aioweb.Response:
         config=_object(body, "config"),
         tags=_tags(body),
     )
-    return aioweb.json_response(_dump(record), status=201)
+    return aioweb.json_response(dump(record), status=201)
 
 
 async def _launch_backfill(request: aioweb.Request) -> aioweb.Response:
@@ -335,4 +321,4 @@ async def _launch_backfill(request: aioweb.Request) -> aioweb.Response:
         config=_object(body, "config"),
         tags=_tags(body),
     )
-    return aioweb.json_response(_dump(record), status=201)
+    return aioweb.json_response(dump(record), status=201)

@@ -75,8 +75,7 @@ class Pulse:
                 (s.location_id, s.name, str(s.status)) for s in storage.get_instigator_states()
             ),
             "backfills": lambda: tuple(
-                (b.backfill_id, str(b.status), b.model_dump_json())
-                for b in storage.get_backfills(limit=_BACKFILLS_WATCHED)
+                b.model_dump_json() for b in storage.get_backfills(limit=_BACKFILLS_WATCHED)
             ),
             "pools": lambda: tuple(p.model_dump_json() for p in storage.get_all_pool_infos()),
             "locations": lambda: frozenset(

@@ -21,9 +21,8 @@ from typing import Any
 from aiohttp import web
 
 from rivers_ui import assets_view
-from rivers_ui.errors import InvalidArgument
 from rivers_ui.state import STATE
-from rivers_ui.web.render import render
+from rivers_ui.web.render import query_int, render
 
 __all__ = ["routes"]
 
@@ -36,16 +35,6 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/api/assets" + _KEY + "/partitions", _partitions)
     app.router.add_get("/api/assets" + _KEY, _asset)
     app.router.add_get("/assets" + _KEY, _page)
-
-
-def _int(request: web.Request, name: str, default: int | None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidArgument(f"query parameter {name!r} must be an integer, not {raw!r}") from None
 
 
 def _target(request: web.Request) -> tuple[str, str]:
@@ -67,8 +56,8 @@ async def _history(request: web.Request) -> web.Response:
         state.catalog,
         location,
         key,
-        limit=_int(request, "limit", assets_view.DEFAULT_HISTORY) or 0,
-        before=_int(request, "before", None),
+        limit=query_int(request, "limit", assets_view.DEFAULT_HISTORY) or 0,
+        before=query_int(request, "before", None),
     )
     return web.json_response(body)
 
@@ -81,8 +70,8 @@ async def _partitions(request: web.Request) -> web.Response:
         state.catalog,
         location,
         key,
-        offset=_int(request, "offset", 0) or 0,
-        limit=_int(request, "limit", assets_view.DEFAULT_PARTITION_PAGE) or 0,
+        offset=query_int(request, "offset", 0) or 0,
+        limit=query_int(request, "limit", assets_view.DEFAULT_PARTITION_PAGE) or 0,
         with_keys=request.query.get("keys", "1").lower() not in ("0", "false", "no"),
     )
     return web.json_response(body)
@@ -92,13 +81,13 @@ def _context(request: web.Request) -> dict[str, Any]:
     state = request.app[STATE]
     location, key = _target(request)
     view = assets_view.asset_view(state.catalog, location, key)
-    limit = _int(request, "limit", assets_view.DEFAULT_HISTORY) or assets_view.DEFAULT_HISTORY
+    limit = query_int(request, "limit", assets_view.DEFAULT_HISTORY) or assets_view.DEFAULT_HISTORY
     page = assets_view.history(
         state.catalog,
         location,
         key,
         limit=min(limit, assets_view.MAX_HISTORY),
-        before=_int(request, "before", None),
+        before=query_int(request, "before", None),
     )
     return {"asset": view, "history": page, "paged": "before" in request.query}
 

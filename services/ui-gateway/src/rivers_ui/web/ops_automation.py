@@ -22,8 +22,7 @@ from rivers.storage.records import TickRecord
 from rivers_ui import instigators
 from rivers_ui.errors import NotFound
 from rivers_ui.state import STATE
-from rivers_ui.web.ops_common import dump, query_int
-from rivers_ui.web.render import render
+from rivers_ui.web.render import dump, query_int, render
 
 if TYPE_CHECKING:
     from rivers.storage import Storage

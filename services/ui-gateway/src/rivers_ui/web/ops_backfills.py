@@ -24,8 +24,8 @@ from rivers.storage.records import BackfillRecord
 from rivers_ui import backfills
 from rivers_ui.errors import NotFound
 from rivers_ui.state import STATE
-from rivers_ui.web.ops_common import dump, partitions_label, query_int
-from rivers_ui.web.render import render
+from rivers_ui.web.ops_common import partitions_label
+from rivers_ui.web.render import dump, query_int, render
 
 if TYPE_CHECKING:
     from rivers.storage import Storage

@@ -1,37 +1,10 @@
-"""What the operations pages share: query parsing, JSON dumps, location names, partitions."""
+"""What the operations pages share besides ``render``'s helpers: partition labels."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
-
-from rivers_ui.errors import InvalidArgument
-
-__all__ = ["dump", "partitions_label", "query_int"]
-
-
-def dump(model: Any) -> Any:
-    """A pydantic model's JSON-compatible form."""
-    return model.model_dump(mode="json")
-
-
-def query_int(request: web.Request, name: str, default: int, *, minimum: int = 0) -> int:
-    """The integer query parameter ``name`` (``default`` when absent).
-
-    Raises:
-        InvalidArgument: not an integer, or below ``minimum``.
-    """
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidArgument(f"query parameter {name!r} must be an integer, not {raw!r}") from None
-    if value < minimum:
-        raise InvalidArgument(f"query parameter {name!r} must be >= {minimum}, got {value}")
-    return value
+__all__ = ["partitions_label"]
 
 
 def partitions_label(spec: dict[str, Any] | None) -> str:

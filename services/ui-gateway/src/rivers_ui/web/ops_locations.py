@@ -22,8 +22,7 @@ from aiohttp import web
 from rivers._service.reload import reload_key
 from rivers.telemetry import get_logger
 from rivers_ui.state import STATE
-from rivers_ui.web.ops_common import dump
-from rivers_ui.web.render import render
+from rivers_ui.web.render import dump, render
 
 if TYPE_CHECKING:
     from rivers.storage import Storage

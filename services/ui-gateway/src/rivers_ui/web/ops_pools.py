@@ -22,8 +22,7 @@ from rivers.storage.records import PoolInfo
 from rivers_ui import pools
 from rivers_ui.errors import InvalidArgument
 from rivers_ui.state import STATE
-from rivers_ui.web.ops_common import dump
-from rivers_ui.web.render import json_body, render
+from rivers_ui.web.render import dump, json_body, render
 
 if TYPE_CHECKING:
     from rivers.storage import Storage

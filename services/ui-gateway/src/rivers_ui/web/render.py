@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from aiohttp import web
@@ -21,7 +21,9 @@ from aiohttp import web
 from rivers_ui.errors import InvalidArgument
 from rivers_ui.state import STATE
 
-__all__ = ["ago", "duration", "env", "json_body", "render", "timestamp"]
+__all__ = ["ago", "dump", "duration", "env", "json_body", "query_int", "render", "timestamp"]
+
+D = TypeVar("D", int, None)
 
 _env: jinja2.Environment | None = None
 
@@ -133,3 +135,28 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidArgument("the request body must be a JSON object")
     return body
+
+
+def query_int(
+    request: web.Request, name: str, default: D, *, minimum: int | None = None
+) -> int | D:
+    """The integer query parameter ``name`` (``default`` when absent or empty).
+
+    Raises:
+        InvalidArgument: not an integer, or below ``minimum``.
+    """
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidArgument(f"query parameter {name!r} must be an integer, not {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise InvalidArgument(f"query parameter {name!r} must be >= {minimum}, got {value}")
+    return value
+
+
+def dump(model: Any) -> Any:
+    """A pydantic model's JSON-compatible form."""
+    return model.model_dump(mode="json")
